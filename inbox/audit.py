@@ -1,0 +1,162 @@
+"""Appending to and verifying the hash-chained audit log. Events carry no personal data."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from inbox.models import AuditEvent, AuditHead
+
+logger = logging.getLogger(__name__)
+
+GENESIS_HASH = "0" * 64
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who did something: an agent or admin (user id), a customer session, or the system."""
+
+    type: str
+    id: str = ""
+
+    @classmethod
+    def user(cls, user_id: int | None) -> Actor:
+        return cls("user", str(user_id or ""))
+
+    @classmethod
+    def customer(cls, ticket_public_id: uuid.UUID | str) -> Actor:
+        return cls("customer", str(ticket_public_id))
+
+    @classmethod
+    def system(cls, component: str) -> Actor:
+        return cls("system", component)
+
+
+def _canonical(event: AuditEvent) -> bytes:
+    body = {
+        "id": event.id,
+        "created_at": event.created_at.isoformat(),
+        "actor_type": event.actor_type,
+        "actor_id": event.actor_id,
+        "action": event.action,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "ticket": str(event.ticket_public_id) if event.ticket_public_id else "",
+        "purpose": event.purpose,
+        "data": event.data,
+        "prev": event.prev_hash,
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def compute_hash(event: AuditEvent) -> str:
+    return hashlib.sha256(_canonical(event)).hexdigest()
+
+
+@transaction.atomic
+def record(
+    *,
+    actor: Actor,
+    action: str,
+    object_type: str = "",
+    object_id: object = "",
+    ticket_public_id: uuid.UUID | None = None,
+    purpose: str = "",
+    data: Mapping[str, object] | None = None,
+) -> AuditEvent:
+    """Append one event to the chain. ``data`` must hold ids, counts and codes only.
+
+    The head row is written first: on PostgreSQL that takes its row lock, on SQLite the write
+    lock, so concurrent appenders chain strictly one after another.
+    """
+    AuditHead.objects.get_or_create(id=1)
+    AuditHead.objects.filter(id=1).update(last_hash=F("last_hash"))  # a write takes the lock
+    head = AuditHead.objects.select_for_update().get(id=1)
+    previous = AuditEvent.objects.order_by("-id").values_list("id", "hash").first()
+    prev_hash = previous[1] if previous else GENESIS_HASH
+    event = AuditEvent(
+        created_at=timezone.now(),
+        actor_type=actor.type,
+        actor_id=actor.id,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        ticket_public_id=ticket_public_id,
+        purpose=purpose,
+        data=dict(data or {}),
+        prev_hash=prev_hash,
+        hash=uuid.uuid4().hex,  # placeholder until the id is known
+    )
+    event.save()
+    event.hash = compute_hash(event)
+    AuditEvent.objects.filter(pk=event.pk).update(hash=event.hash)
+    head.last_event_id = event.id
+    head.last_hash = event.hash
+    head.save(update_fields=["last_event_id", "last_hash"])
+    return event
+
+
+@dataclass(frozen=True, slots=True)
+class ChainBreak:
+    """The first place where the chain does not hold, and why."""
+
+    event_id: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    checked: int
+    first_break: ChainBreak | None
+    last_hash: str
+
+    @property
+    def ok(self) -> bool:
+        return self.first_break is None
+
+
+def _events(batch: int = 2000) -> Iterator[AuditEvent]:
+    last_id = 0
+    while True:
+        rows = list(AuditEvent.objects.filter(id__gt=last_id).order_by("id")[:batch])
+        if not rows:
+            return
+        yield from rows
+        last_id = rows[-1].id
+
+
+def verify() -> VerifyResult:
+    """Walk the chain from the start; report the first edited, missing or reordered event."""
+    prev_hash = GENESIS_HASH
+    prev_id = 0
+    prev_time: datetime | None = None
+    checked = 0
+    for event in _events():
+        if event.prev_hash != prev_hash:
+            reason = "previous event missing or reordered (prev_hash does not match)"
+            return VerifyResult(checked, ChainBreak(event.id, reason), prev_hash)
+        if compute_hash(event) != event.hash:
+            return VerifyResult(
+                checked, ChainBreak(event.id, "event content was changed"), prev_hash
+            )
+        if event.id <= prev_id or (prev_time is not None and event.created_at < prev_time):
+            return VerifyResult(checked, ChainBreak(event.id, "events out of order"), prev_hash)
+        prev_hash, prev_id, prev_time = event.hash, event.id, event.created_at
+        checked += 1
+    head = AuditHead.objects.filter(id=1).first()
+    if head is not None and head.last_hash not in (prev_hash, GENESIS_HASH) and checked:
+        return VerifyResult(
+            checked, ChainBreak(prev_id, "newest events missing (head differs)"), prev_hash
+        )
+    if head is not None and checked == 0 and head.last_event_id:
+        return VerifyResult(0, ChainBreak(head.last_event_id, "all events missing"), prev_hash)
+    return VerifyResult(checked, None, prev_hash)

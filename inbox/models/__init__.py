@@ -1,0 +1,62 @@
+"""Haven's models, split by domain. Import them from here."""
+
+from inbox.models.audit import AuditEvent, AuditHead
+from inbox.models.org import Membership, Role, Team
+from inbox.models.social import (
+    Channel,
+    ChannelKey,
+    ChannelPolicy,
+    ChannelStatus,
+    InboundMessage,
+    InboundStatus,
+    ItemKind,
+    Platform,
+    PolicyMode,
+    XReplyStyle,
+)
+from inbox.models.tickets import (
+    BlindIndex,
+    Message,
+    MessageKind,
+    MessageSource,
+    OutboxAction,
+    OutboxKind,
+    OutboxState,
+    PortalSecret,
+    SecretKind,
+    Ticket,
+    TicketKey,
+    TicketStatus,
+    Tombstone,
+)
+
+__all__ = [
+    "AuditEvent",
+    "AuditHead",
+    "BlindIndex",
+    "Channel",
+    "ChannelKey",
+    "ChannelPolicy",
+    "ChannelStatus",
+    "InboundMessage",
+    "InboundStatus",
+    "ItemKind",
+    "Membership",
+    "Message",
+    "MessageKind",
+    "MessageSource",
+    "OutboxAction",
+    "OutboxKind",
+    "OutboxState",
+    "Platform",
+    "PolicyMode",
+    "PortalSecret",
+    "Role",
+    "SecretKind",
+    "Team",
+    "Ticket",
+    "TicketKey",
+    "TicketStatus",
+    "Tombstone",
+    "XReplyStyle",
+]

@@ -1,0 +1,77 @@
+"""Settings: secrets are required at start-up, and production posture passes check --deploy."""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def production_env(**overrides: str) -> dict[str, str]:
+    """The documented production environment (.env.example), with throwaway secrets."""
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HAVEN_KEYFILE": "/nonexistent",
+        "DJANGO_SECRET_KEY": base64.b64encode(os.urandom(48)).decode(),
+        "DJANGO_DEBUG": "false",
+        "DJANGO_ALLOWED_HOSTS": "haven.example.com",
+        "DJANGO_BEHIND_TLS_PROXY": "true",
+        "HAVEN_MASTER_KEYS": "k1:" + base64.b64encode(os.urandom(32)).decode(),
+        "HAVEN_PEPPER": base64.b64encode(os.urandom(32)).decode(),
+        "HAVEN_BASE_URL": "https://haven.example.com",
+        "DATABASE_URL": f"sqlite:///{ROOT / '.check-deploy.sqlite3'}",
+    }
+    env.update(overrides)
+    return {k: v for k, v in env.items() if v is not None}
+
+
+def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("missing", ["HAVEN_MASTER_KEYS", "DJANGO_SECRET_KEY", "HAVEN_PEPPER"])
+def test_startup_fails_without_secret(missing: str) -> None:
+    env = production_env()
+    del env[missing]
+
+    result = manage("check", env=env)
+
+    assert result.returncode != 0
+    assert f"{missing} is not set" in result.stderr
+
+
+def test_startup_fails_with_malformed_master_key() -> None:
+    result = manage("check", env=production_env(HAVEN_MASTER_KEYS="k1:dG9vIHNob3J0"))
+
+    assert result.returncode != 0
+    assert "must be 32 bytes" in result.stderr
+
+
+def test_check_deploy_passes_with_production_environment() -> None:
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=production_env())
+
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_check_deploy_fails_when_debug_is_on() -> None:
+    result = manage(
+        "check", "--deploy", "--fail-level", "WARNING", env=production_env(DJANGO_DEBUG="true")
+    )
+
+    assert result.returncode != 0
+    assert "DEBUG" in result.stderr

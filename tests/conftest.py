@@ -1,0 +1,87 @@
+"""Shared fixtures. Integration tests fail loudly when their services are missing."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.test import Client
+
+from tests import factories
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _collected_static() -> None:
+    """Pages render through the production (manifest) static storage, which needs collectstatic."""
+    if not (Path(settings.STATIC_ROOT) / "staticfiles.json").exists():
+        call_command("collectstatic", interactive=False, verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings: pytest.FixtureRequest) -> None:
+    # Test speed only: Argon2 costs tens of milliseconds per hash by design.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
+
+
+class HttpsClient(Client):
+    """A test client whose every request arrives over HTTPS, as production's do behind TLS."""
+
+    def request(self, **request: Any) -> Any:
+        request.update({"wsgi.url_scheme": "https", "SERVER_PORT": "443"})
+        return super().request(**request)
+
+
+@pytest.fixture
+def client() -> Client:
+    return HttpsClient()
+
+
+def _services_error() -> str | None:
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        return "DATABASE_URL must point at PostgreSQL for integration tests"
+    if not settings.REDIS_URL:
+        return "REDIS_URL must be set for integration tests"
+    import redis
+
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        return f"Redis at REDIS_URL is unreachable: {type(exc).__name__}"
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _require_services(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("integration"):
+        problem = _services_error()
+        if problem:
+            pytest.fail(f"integration test needs real services: {problem}", pytrace=False)
+
+
+@pytest.fixture
+def team() -> factories.Team:
+    return factories.TeamFactory()
+
+
+@pytest.fixture
+def agent(team: factories.Team) -> factories.User:
+    return factories.agent_of(team)
+
+
+@pytest.fixture
+def channel(team: factories.Team) -> factories.Channel:
+    return factories.make_channel(team=team)
+
+
+@pytest.fixture
+def ticket(channel: factories.Channel) -> factories.Ticket:
+    return factories.make_ticket(channel=channel)
+
+
+def pytest_report_header() -> list[str]:
+    engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    return [f"haven: database={engine} redis={'yes' if os.environ.get('REDIS_URL') else 'no'}"]
