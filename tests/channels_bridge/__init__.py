@@ -1,0 +1,1 @@
+"""Tests of the bridge: connectors on the real SDKs, webhooks, signatures, simulator."""
