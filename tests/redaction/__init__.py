@@ -1,0 +1,1 @@
+"""Tests of the redaction package: tables per label, properties, the JSONL CLI."""
