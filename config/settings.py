@@ -6,6 +6,7 @@ off. ``make demo`` turns DEBUG on and writes generated secrets into ``.haven-key
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -46,6 +47,10 @@ HAVEN_ORGANISATION_NAME = env.str("HAVEN_ORGANISATION_NAME", "Haven demo company
 HAVEN_PRIVACY_NOTICE_URL = env.str("HAVEN_PRIVACY_NOTICE_URL", "")
 # Points every connector at another host (the platform simulator in the demo and tests).
 HAVEN_PLATFORM_BASE_URL = env.str("HAVEN_PLATFORM_BASE_URL", "") or None
+# Seconds every platform call may take (connect and read).
+HAVEN_PLATFORM_TIMEOUT = env.int("HAVEN_PLATFORM_TIMEOUT", 10)
+# An outbox claim older than this is from a dead worker: the sweeper reconciles it.
+HAVEN_STALE_CLAIM_SECONDS = env.int("HAVEN_STALE_CLAIM_SECONDS", 120)
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", [HAVEN_BASE_URL])
@@ -103,9 +108,16 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and a busy timeout let the demo's web and traffic threads share the file.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            # Writers take the lock when their transaction starts and wait for it, instead
+            # of failing with "database is locked" when a read upgrades to a write.
+            "transaction_mode": "IMMEDIATE",
+        }
     )
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-haven.sqlite3")}
+    # A file, not memory, so live-server tests share it; per process, so parallel runs don't.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-haven-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL")
@@ -130,7 +142,7 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # Celery (SECURITY-DESIGN.md §7). Without REDIS_URL tasks run eagerly in-process.
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
@@ -145,7 +157,18 @@ CELERY_TASK_TIME_LIMIT = 90
 # Retry countdowns stay below this, so a delayed task is never redelivered early.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+# A broker that is down must not hang a request: publish fails fast and the sweeper recovers.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "poll-due-channels": {"task": "inbox.poll_due_channels", "schedule": 10.0},
+    "sweep": {"task": "inbox.sweep", "schedule": 30.0},
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -248,6 +271,10 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "INFO"},
         "uvicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # At DEBUG these log request URLs, and Graph carries the page token in the query.
+        "urllib3": {"level": "WARNING"},
+        "requests_oauthlib": {"level": "WARNING"},
+        "oauthlib": {"level": "WARNING"},
     },
 }
 

@@ -4,10 +4,11 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from inbox import health
+from inbox import health, webhooks
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
+    path("webhooks/<slug:platform>/<uuid:channel_ref>/", webhooks.receive, name="webhook"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

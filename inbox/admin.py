@@ -158,7 +158,9 @@ class ChannelAdmin(admin.ModelAdmin):
 @admin.register(ChannelPolicy)
 class ChannelPolicyAdmin(admin.ModelAdmin):
     list_display = ["channel", "mode", "hide_original", "send_private_link", "retention_days"]
-    readonly_fields = ["pending_retention_days", "pending_retention_effective_at"]
+    # Retention changes go through the channel pages (/channels/), which apply a shorter
+    # retention only after the grace period and ask for the password again.
+    readonly_fields = ["retention_days", "pending_retention_days", "pending_retention_effective_at"]
 
 
 @admin.register(InboundMessage)
@@ -236,6 +238,10 @@ class TicketAdmin(admin.ModelAdmin):
     inlines = [MessageInline, OutboxInline]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Erasure destroys the key, leaves a tombstone and is audited: the DPO pages do it.
         return False
 
 

@@ -42,8 +42,8 @@ class Actor:
 
 
 def _canonical(event: AuditEvent) -> bytes:
+    # The id is left out (it is known only after the insert); prev_hash fixes the order.
     body = {
-        "id": event.id,
         "created_at": event.created_at.isoformat(),
         "actor_type": event.actor_type,
         "actor_id": event.actor_id,
@@ -78,11 +78,9 @@ def record(
     The head row is written first: on PostgreSQL that takes its row lock, on SQLite the write
     lock, so concurrent appenders chain strictly one after another.
     """
-    AuditHead.objects.get_or_create(id=1)
-    AuditHead.objects.filter(id=1).update(last_hash=F("last_hash"))  # a write takes the lock
+    if not AuditHead.objects.filter(id=1).update(last_hash=F("last_hash")):  # takes the lock
+        AuditHead.objects.get_or_create(id=1)
     head = AuditHead.objects.select_for_update().get(id=1)
-    previous = AuditEvent.objects.order_by("-id").values_list("id", "hash").first()
-    prev_hash = previous[1] if previous else GENESIS_HASH
     event = AuditEvent(
         created_at=timezone.now(),
         actor_type=actor.type,
@@ -93,15 +91,11 @@ def record(
         ticket_public_id=ticket_public_id,
         purpose=purpose,
         data=dict(data or {}),
-        prev_hash=prev_hash,
-        hash=uuid.uuid4().hex,  # placeholder until the id is known
+        prev_hash=head.last_hash,
     )
-    event.save()
     event.hash = compute_hash(event)
-    AuditEvent.objects.filter(pk=event.pk).update(hash=event.hash)
-    head.last_event_id = event.id
-    head.last_hash = event.hash
-    head.save(update_fields=["last_event_id", "last_hash"])
+    event.save()
+    AuditHead.objects.filter(id=1).update(last_event_id=event.id, last_hash=event.hash)
     return event
 
 
@@ -160,3 +154,13 @@ def verify() -> VerifyResult:
     if head is not None and checked == 0 and head.last_event_id:
         return VerifyResult(0, ChainBreak(head.last_event_id, "all events missing"), prev_hash)
     return VerifyResult(checked, None, prev_hash)
+
+
+def record_after_commit(**event: object) -> None:
+    """Append an event once the current transaction commits, in its own short transaction.
+
+    For events of high-volume system work (the pipeline issuing secrets): appending inside
+    the caller's transaction would hold the chain's head lock for all of it and serialise
+    every worker behind it.
+    """
+    transaction.on_commit(lambda: record(**event))  # type: ignore[arg-type]

@@ -24,7 +24,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models, transaction
@@ -236,8 +238,39 @@ def _dek(owner: Owner) -> bytes:
 
 def destroy_ticket_key(ticket: Ticket) -> None:
     """Crypto-shred a ticket: delete its data key. Run inside the erasing transaction."""
-    TicketKey.objects.filter(ticket=ticket).delete()
-    _dek_cache.evict(("ticket", ticket.public_id))
+    destroy_ticket_keys([ticket])
+
+
+def destroy_ticket_keys(tickets: Iterable[Ticket]) -> int:
+    """Crypto-shred many tickets with one DELETE; returns how many keys were destroyed."""
+    tickets = list(tickets)
+    deleted, _ = TicketKey.objects.filter(ticket__in=[t.pk for t in tickets]).delete()
+    for ticket in tickets:
+        _dek_cache.evict(("ticket", ticket.public_id))
+    return deleted
+
+
+# --- blobs sealed under a one-time secret (subject exports) --------------------------------
+
+
+def _secret_key(secret: str, place: str) -> bytes:
+    # The secret is a 256-bit random code, so HKDF (no stretching) is the right derivation.
+    return HKDF(
+        algorithm=hashes.SHA256(),
+        length=DEK_BYTES,
+        salt=settings.HAVEN_PEPPER.encode(),
+        info=f"haven/secret-key/v1|{place}".encode(),
+    ).derive(secret.encode())
+
+
+def seal_with_secret(secret: str, *, place: str, plaintext: bytes) -> bytes:
+    """Encrypt under a key derived from ``secret`` (never stored): only its holder can open."""
+    return _seal(_secret_key(secret, place), plaintext, f"haven/sealed/v1|{place}".encode())
+
+
+def open_with_secret(secret: str, *, place: str, blob: bytes) -> bytes:
+    """Open a blob from ``seal_with_secret``. Raises DecryptionError for a wrong secret or place."""
+    return _open(_secret_key(secret, place), blob, f"haven/sealed/v1|{place}".encode())
 
 
 # --- fields --------------------------------------------------------------------------------
@@ -329,6 +362,56 @@ def reveal(
             "failures": failures,
         },
     )
+    return results
+
+
+def reveal_many(
+    batches: Sequence[tuple[Owner, Sequence[Sealed]]],
+    *,
+    actor: audit.Actor,
+    purpose: str,
+    object_type: str = "ticket_list",
+) -> list[list[str | None]]:
+    """``reveal`` for many owners at once (an inbox page): one audit event names them all.
+
+    Blobs that fail to decrypt (moved, tampered, key destroyed) come back as None and are
+    counted in the event.
+    """
+    results: list[list[str | None]] = []
+    failures = 0
+    for owner, items in batches:
+        try:
+            dek: bytes | None = _dek(owner)
+        except DecryptionError:
+            dek = None
+        values: list[str | None] = []
+        for item in items:
+            if item.blob is None:
+                values.append(None)
+                continue
+            try:
+                if dek is None:
+                    raise DecryptionError("no key")
+                plain = _open(dek, bytes(item.blob), field_aad(owner, item.obj, item.field))
+                values.append(plain.decode("utf-8", "surrogatepass"))
+            except DecryptionError:
+                failures += 1
+                values.append(None)
+        results.append(values)
+    if failures:
+        logger.warning("decrypt failures batch=%s count=%s", len(batches), failures)
+    if batches:
+        audit.record(
+            actor=actor,
+            action="decrypt",
+            object_type=object_type,
+            purpose=purpose,
+            data={
+                "objects": [f"{o._meta.model_name}:{o.pk}" for o, _ in batches][:200],
+                "fields": sorted({i.field for _, items in batches for i in items}),
+                "failures": failures,
+            },
+        )
     return results
 
 

@@ -137,6 +137,7 @@ def _classify(raw: str, regions: tuple[str, ...]) -> bool:
         return (
             not phonenumbers.is_valid_number(number)
             and phonenumbers.is_possible_number(number)
+            and number.country_code is not None
             and phonenumbers.region_code_for_country_code(number.country_code) != "001"
         )
     return personal

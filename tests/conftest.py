@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,14 +11,15 @@ from django.conf import settings
 from django.core.management import call_command
 from django.test import Client
 
+from channels_bridge.simulator import RunningSimulator, start_simulator
 from tests import factories
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _collected_static() -> None:
-    """Pages render through the production (manifest) static storage, which needs collectstatic."""
-    if not (Path(settings.STATIC_ROOT) / "staticfiles.json").exists():
-        call_command("collectstatic", interactive=False, verbosity=0)
+    """Pages render through the production (manifest) static storage, which needs collectstatic
+    (it copies only what changed, so running it every session costs about a second)."""
+    call_command("collectstatic", interactive=False, verbosity=0)
 
 
 @pytest.fixture(autouse=True)
@@ -55,6 +56,20 @@ def _services_error() -> str | None:
 
 
 @pytest.fixture(autouse=True)
+def _eager_celery(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Unit tests run tasks in-process; integration tests use a real broker and worker."""
+    from config.celery import app
+
+    if request.node.get_closest_marker("integration"):
+        yield
+        return
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
 def _require_services(request: pytest.FixtureRequest) -> None:
     if request.node.get_closest_marker("integration"):
         problem = _services_error()
@@ -80,6 +95,14 @@ def channel(team: factories.Team) -> factories.Channel:
 @pytest.fixture
 def ticket(channel: factories.Channel) -> factories.Ticket:
     return factories.make_ticket(channel=channel)
+
+
+@pytest.fixture
+def simulator() -> Iterator[RunningSimulator]:
+    """The platform simulator on a free loopback port, in this process."""
+    running = start_simulator(seed=1)
+    yield running
+    running.stop()
 
 
 def pytest_report_header() -> list[str]:

@@ -7,8 +7,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
 from django.utils import timezone
 
+from channels_bridge.simulator import RunningSimulator
 from inbox import services, vault
-from inbox.models import Channel, Membership, Platform, Role, Team, Ticket
+from inbox.models import Channel, ChannelPolicy, Membership, Platform, Role, Team, Ticket
 
 User = AbstractUser
 __all__ = ["Channel", "Team", "Ticket", "User"]
@@ -53,6 +54,29 @@ def make_channel(*, team: Team, platform: str = Platform.X, **kwargs: str) -> Ch
         credentials=kwargs.pop("credentials", {"access_token": "synthetic-token"}),
         **kwargs,  # type: ignore[arg-type]
     )
+
+
+def simulated_channel(
+    *, team: Team, simulator: RunningSimulator, platform: str = Platform.X, **policy: object
+) -> Channel:
+    """An active channel on the simulator's default account, terms reviewed, policy overrides."""
+    credentials = simulator.credentials(platform)  # type: ignore[arg-type]
+    account = credentials["user_id"] if platform == Platform.X else credentials["page_id"]
+    channel = services.create_channel(
+        team=team,
+        platform=platform,
+        name=f"Acme on {platform}",
+        external_account_id=account,
+        credentials=credentials,
+        api_base_url=simulator.base_url,
+    )
+    reviewer = UserFactory()
+    services.record_terms_review(channel=channel, reviewer=reviewer, notes="Synthetic review.")
+    services.enable_channel(channel=channel, enabled_by=reviewer)
+    if policy:
+        ChannelPolicy.objects.filter(channel=channel).update(**policy)
+    channel.refresh_from_db()
+    return channel
 
 
 def make_ticket(*, channel: Channel, **kwargs: object) -> Ticket:

@@ -8,6 +8,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from inbox import vault
 from inbox.models import AuditEvent, Channel, ChannelStatus
@@ -18,8 +20,13 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def admin_client(client: Client) -> Client:
+    """A superuser who passed two-factor verification (required for staff)."""
     user = get_user_model().objects.create_superuser("root", password="x" * 12)
+    device = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
     client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
     return client
 
 

@@ -240,3 +240,26 @@ def test_channel_credentials_roundtrip(channel: factories.Channel) -> None:
 
     assert vault.decrypt_channel_credentials(channel) == {"access_token": "synthetic-token"}
     assert b"synthetic-token" not in bytes(channel.credentials_ciphertext)
+
+
+def test_reveal_many_writes_one_event_and_survives_a_destroyed_key(
+    channel: factories.Channel,
+) -> None:
+    from inbox.audit import Actor
+
+    kept, shredded = factories.make_ticket(channel=channel), factories.make_ticket(channel=channel)
+    messages = [_message(kept, "kept text"), _message(shredded, "shredded text")]
+    vault.destroy_ticket_key(shredded)
+    before = AuditEvent.objects.count()
+
+    texts = vault.reveal_many(
+        [(m.ticket, [vault.Sealed(m, "body", m.body_ciphertext)]) for m in messages],
+        actor=Actor.system("test"),
+        purpose="inbox_list",
+    )
+
+    assert texts == [["kept text"], [None]]
+    assert AuditEvent.objects.count() == before + 1
+    event = AuditEvent.objects.latest("id")
+    assert event.data["failures"] == 1
+    assert event.data["objects"] == [f"ticket:{kept.pk}", f"ticket:{shredded.pk}"]

@@ -1,4 +1,4 @@
-"""Every write and side effect of the inbox: plain, typed, keyword-only functions."""
+"""Channel services: connect a social account, its credentials, terms review, on and off."""
 
 from __future__ import annotations
 

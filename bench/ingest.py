@@ -1,0 +1,200 @@
+"""End-to-end pipeline throughput and latency on PostgreSQL, Redis and real Celery workers.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/12 \
+        .venv/bin/python bench/ingest.py [--messages 2000] [--latency-samples 40]
+
+1. Throughput: the simulator holds N mentions with personal data; one poll ingests them and
+   the workers (one process per core) scan, open tickets and post the public replies. Prints
+   messages/s from the start of the poll until every outbox action is sent (median of runs).
+2. Latency: signed webhooks arrive one at a time; prints p50/p95 seconds from the webhook
+   request to the public reply existing in the simulator.
+
+A throwaway test database is created and dropped; nothing else is touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from _django import ROOT, throwaway_database
+
+
+def _worker(concurrency: int) -> subprocess.Popen[str]:
+    from django.db import connection
+
+    db = connection.settings_dict
+    env = dict(os.environ)
+    env["DATABASE_URL"] = (
+        f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/"
+        f"{db['NAME']}"
+    )
+    env["HAVEN_LOG_LEVEL"] = "WARNING"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            f"--concurrency={concurrency}",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            f"--hostname=bench-{os.getpid()}@localhost",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    ready = threading.Event()
+
+    def read() -> None:
+        for line in process.stdout or ():
+            if " ready." in line:
+                ready.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    if not ready.wait(60):
+        process.kill()
+        raise SystemExit("celery worker did not start")
+    return process
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--latency-samples", type=int, default=40)
+    args = parser.parse_args()
+    if not os.environ.get("REDIS_URL") or "postgres" not in os.environ.get("DATABASE_URL", ""):
+        raise SystemExit("bench/ingest.py needs DATABASE_URL (PostgreSQL) and REDIS_URL")
+
+    with throwaway_database():
+        from django.test import Client
+        from django.urls import reverse
+
+        from channels_bridge import signatures
+        from channels_bridge.simulator import start_simulator
+        from config.celery import app
+        from inbox.models import OutboxAction, OutboxState, Team
+        from inbox.services import pipeline
+        from tests import factories
+
+        app.control.purge()
+        cores = os.cpu_count() or 2
+        worker = _worker(cores)
+        simulator = start_simulator(seed=5)
+        simulator.sim.x_reply_requires_mention = False
+        try:
+            team = Team.objects.create(name="Bench")
+            channel = factories.simulated_channel(
+                team=team,
+                simulator=simulator,
+                platform="x",
+                x_reply_style="link",
+                send_private_link=False,
+                hide_original=False,
+            )
+            rates = []
+            for run in range(args.runs):
+                OutboxAction.objects.all().delete()
+                for i in range(args.messages):
+                    simulator.sim.customer_x_mention(
+                        f"order {run}-{i} lost, call me on +49 151 2{i % 10}4{run}6789{i % 7}"
+                    )
+                start = time.perf_counter()
+                pipeline.poll_channel(channel_id=channel.pk)
+                deadline = time.monotonic() + 600
+                while OutboxAction.objects.filter(state=OutboxState.SENT).count() < args.messages:
+                    if time.monotonic() > deadline:
+                        raise SystemExit("throughput run did not finish within 10 minutes")
+                    time.sleep(0.05)
+                elapsed = time.perf_counter() - start
+                rates.append(args.messages / elapsed)
+                print(f"  run {run + 1}: {args.messages} messages in {elapsed:.2f} s")
+
+            secret = simulator.credentials("x")["consumer_secret"]
+            url = reverse("webhook", kwargs={"platform": "x", "channel_ref": channel.public_id})
+            client = Client()
+            latencies = []
+            for i in range(args.latency_samples):
+                text = f"@HavenDemoShop help, my phone is +49 151 7{i:02d}45678"
+                ids = simulator.sim.customer_x_mention(text)
+                created = datetime.now(UTC).strftime("%a %b %d %H:%M:%S +0000 %Y")
+                body = json.dumps(
+                    {
+                        "for_user_id": channel.external_account_id,
+                        "tweet_create_events": [
+                            {
+                                "id": int(ids["tweet_id"]),
+                                "id_str": ids["tweet_id"],
+                                "text": text,
+                                "created_at": created,
+                                "user": {
+                                    "id_str": ids["author_id"],
+                                    "screen_name": "c",
+                                    "name": "C",
+                                },
+                                "entities": {
+                                    "user_mentions": [{"id_str": channel.external_account_id}]
+                                },
+                            }
+                        ],
+                    }
+                ).encode()
+                start = time.perf_counter()
+                client.post(
+                    url,
+                    data=body,
+                    content_type="application/json",
+                    secure=True,
+                    HTTP_X_TWITTER_WEBHOOKS_SIGNATURE=signatures.x_signature(secret, body),
+                )
+                while not any(
+                    r["in_reply_to_tweet_id"] == ids["tweet_id"]
+                    for r in simulator.sim.snapshot()["x"]["replies"]  # type: ignore[index]
+                ):
+                    if time.perf_counter() - start > 30:
+                        raise SystemExit("a webhook's reply did not appear within 30 s")
+                    time.sleep(0.005)
+                latencies.append(time.perf_counter() - start)
+        finally:
+            simulator.stop()
+            worker.terminate()
+            worker.wait(20)
+
+    print(f"ingest bench: PostgreSQL + Redis, {cores} worker processes, simulator on loopback")
+    median_rate = statistics.median(rates)
+    print(
+        "  throughput (poll -> scan -> ticket -> reply sent): "
+        f"median {median_rate:.0f} msg/s over {args.runs} runs of {args.messages}"
+    )
+    p50, p95 = _percentile(latencies, 0.5), _percentile(latencies, 0.95)
+    print(
+        f"  webhook -> public reply in simulator: p50 {p50:.3f} s, p95 {p95:.3f} s "
+        f"({len(latencies)} samples)"
+    )
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    main()

@@ -1,0 +1,314 @@
+"""The outbox: carry out one platform action at most once (SECURITY-DESIGN.md §7).
+
+An action is claimed with a compare-and-set UPDATE that commits before the platform is called;
+after a crash or an ambiguous answer the next attempt looks for its own reply before it posts.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from channels_bridge.errors import (
+    AlreadyReplied,
+    AmbiguousOutcome,
+    AuthExpired,
+    NotFound,
+    PermissionDenied,
+    PlatformError,
+    RateLimited,
+    TransientError,
+)
+from channels_bridge.items import Item
+from channels_bridge.protocol import Connector
+from inbox import events, vault
+from inbox.models import (
+    Channel,
+    ChannelStatus,
+    OutboxAction,
+    OutboxKind,
+    OutboxState,
+    Platform,
+)
+from inbox.services.connectors import connector_for, item_from_inbound, mark_needs_reauth
+
+logger = logging.getLogger(__name__)
+
+MAX_ACTION_ATTEMPTS = 8
+MAX_BACKOFF = timedelta(minutes=10)
+
+
+@dataclass(frozen=True, slots=True)
+class PerformOutcome:
+    state: str
+    retry_at: datetime | None = None
+
+
+def _backoff(attempts: int) -> timedelta:
+    base = min(timedelta(seconds=5 * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+    return base + timedelta(seconds=random.uniform(0, base.total_seconds() * 0.1))  # noqa: S311
+
+
+def _broadcast_action(action: OutboxAction) -> None:
+    events.send_now(
+        events.ticket_agents_group(action.ticket.public_id),
+        events.action_changed(
+            ticket_public_id=action.ticket.public_id,
+            action_public_id=action.public_id,
+            status=action.state,
+        ),
+    )
+
+
+def mark_sent(action: OutboxAction, external_id: str, *, how: str) -> PerformOutcome:
+    updated = (
+        OutboxAction.objects.filter(pk=action.pk)
+        .exclude(state=OutboxState.SENT)
+        .update(
+            state=OutboxState.SENT,
+            external_result_id=external_id[:128],
+            sent_at=timezone.now(),
+            payload_ciphertext=None,
+            last_error_code="",
+            last_error_message="",
+            next_attempt_at=None,
+        )
+    )
+    if updated:
+        action.state = OutboxState.SENT
+        transaction.on_commit(lambda: _broadcast_action(action))
+        logger.info(
+            "action sent action=%s kind=%s channel=%s how=%s",
+            action.pk,
+            action.kind,
+            action.channel_id,
+            how,
+        )
+    return PerformOutcome(OutboxState.SENT)
+
+
+def _finish(action: OutboxAction, state: str, code: str, message: str) -> PerformOutcome:
+    OutboxAction.objects.filter(pk=action.pk).update(
+        state=state, last_error_code=code[:64], last_error_message=message[:300]
+    )
+    action.state = state
+    _broadcast_action(action)
+    logger.warning("action %s action=%s kind=%s code=%s", state, action.pk, action.kind, code)
+    return PerformOutcome(state)
+
+
+def _release(
+    action: OutboxAction, *, retry_at: datetime | None, code: str, message: str, count: bool = True
+) -> PerformOutcome:
+    """Put a claimed action back to pending, to retry at ``retry_at`` (dead-letter when spent)."""
+    if count and action.attempts >= MAX_ACTION_ATTEMPTS:
+        return _finish(
+            action,
+            OutboxState.FAILED,
+            code,
+            f"Gave up after {action.attempts} attempts. {message}".strip(),
+        )
+    OutboxAction.objects.filter(pk=action.pk).update(
+        state=OutboxState.PENDING,
+        next_attempt_at=retry_at,
+        last_error_code=code,
+        last_error_message=message[:300],
+        attempts=F("attempts") if count else F("attempts") - 1,
+    )
+    logger.warning(
+        "action retry action=%s kind=%s code=%s at=%s",
+        action.pk,
+        action.kind,
+        code,
+        retry_at.isoformat() if retry_at else "after reauth",
+    )
+    return PerformOutcome(OutboxState.PENDING, retry_at)
+
+
+def _claim(action_id: int, *, reconcile: bool) -> tuple[OutboxAction | None, bool]:
+    """Claim the action (committed before any platform call). Returns (action, must_reconcile)."""
+    now = timezone.now()
+    claimed = (
+        OutboxAction.objects.filter(pk=action_id, state=OutboxState.PENDING)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .update(state=OutboxState.IN_FLIGHT, claimed_at=now, attempts=F("attempts") + 1)
+    )
+    action = (
+        OutboxAction.objects.select_related("channel", "ticket", "inbound", "inbound__channel")
+        .filter(pk=action_id)
+        .first()
+    )
+    if action is None:
+        return None, False
+    if claimed:
+        return action, action.last_error_code.startswith("ambiguous")
+    stale_before = now - timedelta(seconds=settings.HAVEN_STALE_CLAIM_SECONDS)
+    if action.state == OutboxState.IN_FLIGHT and (
+        reconcile or (action.claimed_at is not None and action.claimed_at < stale_before)
+    ):
+        # The claimer died mid-call (worker killed, lost task): take over, then reconcile.
+        took = OutboxAction.objects.filter(
+            pk=action_id, state=OutboxState.IN_FLIGHT, claimed_at=action.claimed_at
+        ).update(claimed_at=now, attempts=F("attempts") + 1)
+        if took:
+            action.refresh_from_db()
+            return action, True
+    return None, False
+
+
+def perform_action(*, action_id: int, reconcile: bool = False) -> PerformOutcome:
+    """Carry out one outbox action through the connector, at most once on the platform.
+
+    Must not run inside a transaction: the claim is committed before the platform call, so a
+    crash leaves an ``in_flight`` row that the next attempt reconciles with ``find_own_reply``
+    instead of posting again. Returns when to retry (``retry_at``) for rate limits and
+    transient errors; other platform errors end the action as ``failed`` with a reason people
+    can read.
+    """
+    action, must_reconcile = _claim(action_id, reconcile=reconcile)
+    if action is None:
+        current = (
+            OutboxAction.objects.filter(pk=action_id)
+            .values_list("state", "next_attempt_at")
+            .first()
+        )
+        if current and current[0] == OutboxState.PENDING:
+            return PerformOutcome(OutboxState.PENDING, current[1])
+        return PerformOutcome(current[0] if current else "gone")
+    channel = action.channel
+    if action.inbound is None:
+        return _finish(action, OutboxState.CANCELLED, "item_gone", "The original item is gone.")
+    if channel.status != ChannelStatus.ACTIVE:
+        return _release(
+            action,
+            retry_at=None,
+            code="channel_inactive",
+            message="Waiting for the channel to be switched on again.",
+            count=False,
+        )
+    item = item_from_inbound(action.inbound)
+    try:
+        connector = connector_for(channel)
+        return _call_platform(connector, action, item, must_reconcile=must_reconcile)
+    except AlreadyReplied:
+        return mark_sent(action, "", how="already_replied")
+    except RateLimited as exc:
+        retry_at = exc.retry_at + timedelta(seconds=random.uniform(0, 1))  # noqa: S311
+        return _release(
+            action,
+            retry_at=retry_at,
+            code="rate_limited",
+            message="The platform is rate limiting us; retrying at its reset time.",
+            count=False,
+        )
+    except AmbiguousOutcome:
+        return _ambiguous(action, channel)
+    except TransientError as exc:
+        return _release(
+            action,
+            retry_at=timezone.now() + _backoff(action.attempts),
+            code=f"transient:{exc.status or exc.code or ''}",
+            message="The platform did not answer properly; retrying.",
+        )
+    except AuthExpired:
+        mark_needs_reauth(channel=channel)
+        return _release(
+            action,
+            retry_at=None,
+            code="auth_expired",
+            message="The channel needs re-authorisation; the action resumes afterwards.",
+            count=False,
+        )
+    except (PermissionDenied, NotFound, PlatformError) as exc:
+        reason = {
+            PermissionDenied: "The platform does not allow this action on this item.",
+            NotFound: "The item no longer exists on the platform.",
+        }.get(type(exc), f"The platform refused the action (code {exc.code}).")
+        return _finish(action, OutboxState.FAILED, type(exc).__name__, reason)
+    except ValueError:
+        return _finish(
+            action,
+            OutboxState.FAILED,
+            "bad_credentials",
+            "The channel's credentials are incomplete.",
+        )
+
+
+def _call_platform(
+    connector: Connector, action: OutboxAction, item: Item, *, must_reconcile: bool
+) -> PerformOutcome:
+    ticket = action.ticket
+    if must_reconcile and action.kind == OutboxKind.PUBLIC_REPLY:
+        found = connector.find_own_reply(item)
+        if found:
+            return mark_sent(action, found, how="reconciled")
+        if action.last_error_code == "ambiguous_resent":
+            return _finish(
+                action,
+                OutboxState.UNKNOWN,
+                "ambiguous",
+                "The platform's answer was unclear twice; check the post before retrying.",
+            )
+        OutboxAction.objects.filter(pk=action.pk).update(last_error_code="ambiguous_resent")
+        action.last_error_code = "ambiguous_resent"
+    if (
+        must_reconcile
+        and action.kind == OutboxKind.PRIVATE_MESSAGE
+        and not _platform_dedupes_private(action)
+    ):
+        return _finish(
+            action,
+            OutboxState.UNKNOWN,
+            "ambiguous",
+            "The private message may have been sent; check before sending another link.",
+        )
+    payload = vault.decrypt(ticket, action, "payload", action.payload_ciphertext)
+    if action.kind == OutboxKind.PUBLIC_REPLY:
+        external_id = connector.reply_publicly(item, payload or "")
+    elif action.kind == OutboxKind.HIDE:
+        connector.hide(item)
+        external_id = ""
+    else:
+        external_id = connector.send_private(item, payload or "")
+    return mark_sent(action, external_id, how="posted")
+
+
+def _platform_dedupes_private(action: OutboxAction) -> bool:
+    # Meta allows one private reply per comment and refuses a second: resending is safe there.
+    return (
+        action.channel.platform == Platform.FACEBOOK
+        and action.inbound is not None
+        and (action.inbound.kind != "dm")
+    )
+
+
+def _ambiguous(action: OutboxAction, channel: Channel) -> PerformOutcome:
+    if action.kind == OutboxKind.HIDE:
+        return _release(
+            action,
+            retry_at=timezone.now() + _backoff(action.attempts),
+            code="transient:ambiguous",
+            message="Hiding may not have worked; retrying (hiding twice is harmless).",
+        )
+    if action.kind == OutboxKind.PRIVATE_MESSAGE and not _platform_dedupes_private(action):
+        return _finish(
+            action,
+            OutboxState.UNKNOWN,
+            "ambiguous",
+            "The private message may have been sent; check before sending another link.",
+        )
+    code = "ambiguous_resent" if action.last_error_code == "ambiguous_resent" else "ambiguous"
+    # Retry at once: the next attempt looks for our reply before it posts anything.
+    return _release(
+        action,
+        retry_at=timezone.now(),
+        code=code,
+        message="The platform's answer was unclear; checking whether the reply exists.",
+    )

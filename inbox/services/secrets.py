@@ -1,0 +1,69 @@
+"""Portal secrets (SECURITY-DESIGN.md §1): issue, rotate and revoke. Only hashes are stored."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from inbox import audit, vault
+from inbox.models import PortalSecret, SecretKind, Ticket
+
+DROP_REF_BYTES = 16  # 128 bits: the public link only writes, so guessing it reads nothing
+READ_SECRET_BYTES = 32  # 256 bits
+READ_TTL_FACEBOOK_PRIVATE_REPLY = timedelta(days=7)
+READ_TTL_DEFAULT = timedelta(hours=24)
+
+
+def drop_link(drop_ref: str) -> str:
+    return f"{settings.HAVEN_BASE_URL}/s/{drop_ref}"
+
+
+def read_link(read_secret: str) -> str:
+    # The secret rides in the fragment: servers, unfurlers, logs and Referer never see it.
+    return f"{settings.HAVEN_BASE_URL}/r/#t={read_secret}"
+
+
+@transaction.atomic
+def issue_secret(
+    *, ticket: Ticket, kind: str, ttl: timedelta | None, nbytes: int = READ_SECRET_BYTES
+) -> str:
+    """Create a secret of ``kind`` for ``ticket``; return it once. Only its HMAC is stored."""
+    secret = secrets.token_urlsafe(nbytes)
+    PortalSecret.objects.create(
+        ticket=ticket,
+        kind=kind,
+        secret_hash=vault.secret_hash(kind, secret),
+        expires_at=timezone.now() + ttl if ttl else None,
+    )
+    audit.record_after_commit(
+        actor=audit.Actor.system("secrets"),
+        action="secret.issue",
+        object_type="ticket",
+        object_id=ticket.public_id,
+        ticket_public_id=ticket.public_id,
+        data={"kind": kind, "ttl_s": int(ttl.total_seconds()) if ttl else None},
+    )
+    return secret
+
+
+def issue_drop_ref(*, ticket: Ticket) -> str:
+    """The public drop-box reference: it writes to the ticket and never reads it."""
+    return issue_secret(ticket=ticket, kind=SecretKind.DROP, ttl=None, nbytes=DROP_REF_BYTES)
+
+
+def issue_read_secret(*, ticket: Ticket, ttl: timedelta = READ_TTL_DEFAULT) -> str:
+    """The private secret: one exchange for a portal session on this ticket."""
+    return issue_secret(ticket=ticket, kind=SecretKind.READ, ttl=ttl)
+
+
+@transaction.atomic
+def revoke_ticket_secrets(*, ticket: Ticket, kinds: tuple[str, ...] | None = None) -> int:
+    """Revoke the ticket's unused secrets (all kinds unless given); returns how many."""
+    qs = PortalSecret.objects.filter(ticket=ticket, revoked_at__isnull=True)
+    if kinds:
+        qs = qs.filter(kind__in=kinds)
+    return qs.update(revoked_at=timezone.now())

@@ -1,0 +1,199 @@
+"""Opening tickets and adding encrypted messages: the primitives every other service uses."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TypedDict
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from inbox import events, vault
+from inbox.models import (
+    BlindIndex,
+    Channel,
+    Message,
+    MessageKind,
+    Team,
+    Ticket,
+    TicketStatus,
+)
+
+logger = logging.getLogger(__name__)
+
+PREVIEW_LENGTH = 120
+
+
+class FindingMeta(TypedDict):
+    """A finding as stored beside a message: the label and the span, never the value."""
+
+    entity: str
+    start: int
+    end: int
+    score: float
+
+
+def redacted_preview(body: str, findings: Sequence[FindingMeta]) -> str:
+    """One line for the inbox list, with every finding replaced by its label."""
+    out: list[str] = []
+    cursor = 0
+    for finding in sorted(findings, key=lambda f: (f["start"], -f["end"])):
+        if finding["start"] < cursor:
+            continue
+        out.append(body[cursor : finding["start"]])
+        out.append(f"[{finding['entity']}]")
+        cursor = finding["end"]
+    out.append(body[cursor:])
+    line = " ".join("".join(out).split())
+    return line if len(line) <= PREVIEW_LENGTH else line[: PREVIEW_LENGTH - 1] + "…"
+
+
+def add_blind_index(*, ticket: Ticket, kind: str, value: str) -> None:
+    add_blind_indexes(ticket=ticket, values=[(kind, value)])
+
+
+def add_blind_indexes(*, ticket: Ticket, values: Sequence[tuple[str, str]]) -> None:
+    """Index exact values (kind, value) for search; duplicates are ignored by the database."""
+    rows = [
+        BlindIndex(ticket=ticket, kind=kind, digest=vault.blind_index(kind, value))
+        for kind, value in values
+        if value
+    ]
+    BlindIndex.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+@transaction.atomic
+def open_ticket(
+    *,
+    team: Team,
+    channel: Channel | None,
+    author_external_id: str = "",
+    conversation_external_id: str = "",
+    customer_handle: str = "",
+    customer_name: str = "",
+    language: str = "",
+) -> Ticket:
+    """Create a ticket with its own data key; encrypt the customer's handle and name.
+
+    Broadcasts ``inbox.ticket_changed`` to the team on commit.
+    """
+    ticket = Ticket(
+        team=team,
+        channel=channel,
+        author_external_id=author_external_id,
+        conversation_external_id=conversation_external_id,
+        language=language[:8],
+        last_activity_at=timezone.now(),
+    )
+    # Uniqueness (random UUID and reference) is the database's job: skip the SELECTs.
+    ticket.full_clean(
+        exclude=["customer_handle_ciphertext", "customer_name_ciphertext", "preview_ciphertext"],
+        validate_unique=False,
+        validate_constraints=False,
+    )
+    ticket.save()
+    vault.create_key(ticket)
+    if customer_handle:
+        ticket.customer_handle_ciphertext = vault.encrypt(
+            ticket, ticket, "customer_handle", customer_handle
+        )
+    if customer_name:
+        ticket.customer_name_ciphertext = vault.encrypt(
+            ticket, ticket, "customer_name", customer_name
+        )
+    ticket.save(update_fields=["customer_handle_ciphertext", "customer_name_ciphertext"])
+    add_blind_indexes(
+        ticket=ticket,
+        values=[
+            ("handle", customer_handle),
+            (
+                "author_id",
+                f"{channel.platform}:{author_external_id}"
+                if channel and author_external_id
+                else "",
+            ),
+        ],
+    )
+    events.broadcast_on_commit(
+        events.team_group(team.public_id),
+        events.ticket_changed(
+            ticket_public_id=ticket.public_id, status=ticket.status, change="created"
+        ),
+    )
+    logger.info("ticket opened ticket=%s channel=%s", ticket.pk, channel.pk if channel else None)
+    return ticket
+
+
+@transaction.atomic
+def add_message(
+    *,
+    ticket: Ticket,
+    kind: str,
+    source: str,
+    body: str,
+    author: AbstractBaseUser | None = None,
+    findings: Sequence[FindingMeta] = (),
+    verified: bool = False,
+    inbound_id: int | None = None,
+    idempotency_key: str | None = None,
+) -> Message:
+    """Append an encrypted message to a ticket's thread and tell the right audiences on commit.
+
+    Agents hear of every message; the customer's portal hears of inbound and outbound ones
+    only. Inbound messages mark the ticket unread and reopen a solved one.
+    """
+    message = Message(
+        ticket=ticket,
+        kind=kind,
+        source=source,
+        author=author,  # type: ignore[misc]  # the configured user model
+        findings=list(findings),
+        verified=verified,
+        inbound_id=inbound_id,
+        idempotency_key=idempotency_key,
+    )
+    # The idempotency key's uniqueness is enforced by the database constraint.
+    message.full_clean(
+        exclude=["body_ciphertext", "ticket", "author", "inbound"],
+        validate_unique=False,
+        validate_constraints=False,
+    )
+    message.body_ciphertext = vault.encrypt(ticket, message, "body", body)
+    message.save()
+
+    now = timezone.now()
+    fields = ["last_activity_at"]
+    ticket.last_activity_at = now
+    if kind != MessageKind.NOTE:
+        ticket.preview_ciphertext = vault.encrypt(
+            ticket, ticket, "preview", redacted_preview(body, findings)
+        )
+        fields.append("preview_ciphertext")
+    if kind == MessageKind.INBOUND:
+        ticket.unread_for_agents = True
+        fields.append("unread_for_agents")
+        if ticket.status == TicketStatus.SOLVED:
+            ticket.status = TicketStatus.OPEN
+            fields.append("status")
+    ticket.save(update_fields=fields)
+
+    events.broadcast_on_commit(
+        events.ticket_agents_group(ticket.public_id),
+        events.message_created(
+            ticket_public_id=ticket.public_id, message_public_id=message.public_id, kind=kind
+        ),
+    )
+    events.broadcast_on_commit(
+        events.team_group(ticket.team.public_id),
+        events.ticket_changed(
+            ticket_public_id=ticket.public_id, status=ticket.status, change="message"
+        ),
+    )
+    customer_event = events.customer_message_created(
+        ticket_public_id=ticket.public_id, message_public_id=message.public_id, kind=kind
+    )
+    if customer_event is not None:
+        events.broadcast_on_commit(events.ticket_customer_group(ticket.public_id), customer_event)
+    return message

@@ -1,0 +1,66 @@
+"""Celery tasks: interfaces like views. Ids in, one service call, the retry policy, None out."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import Task, shared_task
+from django.utils import timezone
+
+from inbox.services import pipeline
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(
+    bind=True,
+    name="inbox.process_message",
+    acks_late=True,
+    max_retries=pipeline.MAX_PROCESS_ATTEMPTS,
+    soft_time_limit=30,
+    time_limit=60,
+)
+def process_message(self: Task, inbound_id: int) -> None:
+    try:
+        pipeline.process_message(inbound_id=inbound_id)
+    except pipeline.RedactionFailed as exc:
+        if not self.request.is_eager:
+            raise self.retry(exc=exc, countdown=min(60 * 2**self.request.retries, 600)) from exc
+
+
+@shared_task(
+    bind=True,
+    name="inbox.perform_action",
+    acks_late=True,
+    max_retries=None,  # the service counts attempts and dead-letters; rate limits don't count
+    soft_time_limit=60,
+    time_limit=90,
+)
+def perform_action(self: Task, action_id: int, reconcile: bool = False) -> None:
+    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+    outcome = pipeline.perform_action(action_id=action_id, reconcile=reconcile or redelivered)
+    if outcome.retry_at is not None and not self.request.is_eager:
+        # Eager (single-process) mode has no delayed tasks: the sweeper retries instead.
+        eta = max(outcome.retry_at, timezone.now())
+        raise self.retry(eta=eta)
+
+
+@shared_task(
+    bind=True, name="inbox.poll_channel", acks_late=True, soft_time_limit=120, time_limit=150
+)
+def poll_channel(self: Task, channel_id: int) -> None:
+    pipeline.poll_channel(channel_id=channel_id)
+
+
+@shared_task(name="inbox.poll_due_channels", acks_late=True, soft_time_limit=30, time_limit=60)
+def poll_due_channels() -> None:
+    for channel_id in pipeline.claim_due_channels():
+        poll_channel.delay(channel_id)
+
+
+@shared_task(name="inbox.sweep", acks_late=True, soft_time_limit=60, time_limit=90)
+def sweep() -> None:
+    pipeline.sweep(
+        dispatch_process=lambda inbound_id: process_message.delay(inbound_id),
+        dispatch_action=lambda action_id, reconcile: perform_action.delay(action_id, reconcile),
+    )

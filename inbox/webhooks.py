@@ -1,0 +1,129 @@
+"""Webhook endpoints (SECURITY-DESIGN.md §5): verify over raw bytes, ingest, answer fast.
+
+One URL per channel (``/webhooks/<platform>/<channel public id>/``) tells which secret signs
+the body before anything is parsed. The answer is 200 only after the items are committed; a
+database that is down gives 503 so the platform retries.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+
+from django.db import DatabaseError
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseForbidden,
+    HttpResponseNotFound,
+    JsonResponse,
+)
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from channels_bridge import signatures
+from channels_bridge import webhooks as bridge_webhooks
+from channels_bridge.errors import MalformedPayload
+from inbox import vault
+from inbox.models import Channel, ChannelStatus
+from inbox.services import pipeline
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024
+ACCEPTING = (ChannelStatus.ACTIVE, ChannelStatus.NEEDS_REAUTH)
+
+
+def _channel(platform: str, channel_ref: uuid.UUID) -> Channel | None:
+    return (
+        Channel.objects.select_related("team")
+        .filter(public_id=channel_ref, platform=platform)
+        .first()
+    )
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def receive(request: HttpRequest, platform: str, channel_ref: uuid.UUID) -> HttpResponse:
+    try:
+        channel = _channel(platform, channel_ref)
+    except DatabaseError:
+        logger.exception("webhook database unavailable platform=%s", platform)
+        return HttpResponse(
+            "Service unavailable, retry later.", status=503, content_type="text/plain"
+        )
+    if channel is None:
+        return HttpResponseNotFound("Unknown webhook.", content_type="text/plain")
+    if request.method == "GET":
+        return _handshake(request, channel)
+    return _deliver(request, channel)
+
+
+def _handshake(request: HttpRequest, channel: Channel) -> HttpResponse:
+    credentials = vault.decrypt_channel_credentials(channel)
+    if channel.platform == "facebook":
+        challenge = signatures.facebook_verification_response(
+            request.GET.dict(), channel.webhook_verify_token
+        )
+        if challenge is None:
+            return HttpResponseForbidden("Verification failed.", content_type="text/plain")
+        return HttpResponse(challenge, content_type="text/plain")
+    crc_token = request.GET.get("crc_token", "")
+    secret = credentials.get("consumer_secret", "")
+    if not crc_token or not secret:
+        return HttpResponseBadRequest("Missing crc_token.", content_type="text/plain")
+    return JsonResponse(signatures.x_crc_response(secret, crc_token))
+
+
+def _deliver(request: HttpRequest, channel: Channel) -> HttpResponse:
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return HttpResponseBadRequest("Bad Content-Length.", content_type="text/plain")
+    if declared > MAX_BODY_BYTES:
+        return HttpResponse("Body too large.", status=413, content_type="text/plain")
+    body = request.body
+    if len(body) > MAX_BODY_BYTES:
+        return HttpResponse("Body too large.", status=413, content_type="text/plain")
+
+    credentials = vault.decrypt_channel_credentials(channel)
+    if channel.platform == "facebook":
+        valid = signatures.verify_facebook(
+            credentials.get("app_secret", ""), body, request.headers.get("X-Hub-Signature-256")
+        )
+    else:
+        valid = signatures.verify_x(
+            credentials.get("consumer_secret", ""),
+            body,
+            request.headers.get("x-twitter-webhooks-signature"),
+        )
+    if not valid:
+        logger.warning("webhook signature rejected channel=%s", channel.pk)
+        return HttpResponseForbidden("Invalid signature.", content_type="text/plain")
+
+    try:
+        json.loads(body)
+    except ValueError:
+        return HttpResponseBadRequest("Body is not JSON.", content_type="text/plain")
+    try:
+        items = bridge_webhooks.parse(
+            channel.platform, body, own_id=channel.external_account_id, now=timezone.now()
+        )
+    except MalformedPayload:
+        # Signed by the platform but unusable: acknowledge so it is not retried forever.
+        logger.warning("webhook quarantined channel=%s reason=malformed", channel.pk)
+        return HttpResponse("Quarantined.", content_type="text/plain")
+    if channel.status not in ACCEPTING:
+        logger.info("webhook ignored channel=%s status=%s", channel.pk, channel.status)
+        return HttpResponse("Channel is not switched on.", content_type="text/plain")
+    try:
+        result = pipeline.ingest_items(channel=channel, items=items)
+    except DatabaseError:
+        logger.exception("webhook ingest failed channel=%s", channel.pk)
+        return HttpResponse(
+            "Service unavailable, retry later.", status=503, content_type="text/plain"
+        )
+    return HttpResponse(f"OK {result.stored} new", content_type="text/plain")

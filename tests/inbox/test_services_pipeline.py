@@ -1,0 +1,449 @@
+"""The pipeline against the platform simulator: real connectors, real SDKs, eager tasks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+import redaction
+from channels_bridge.items import Item, ItemKind
+from channels_bridge.simulator import RunningSimulator
+from inbox import services, vault
+from inbox.models import (
+    Channel,
+    ChannelStatus,
+    InboundMessage,
+    InboundStatus,
+    Message,
+    OutboxAction,
+    OutboxKind,
+    OutboxState,
+    Platform,
+    Role,
+    Team,
+    Ticket,
+)
+from inbox.services import pipeline
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+PHONE_TEXT = "my parcel never came, call me on +49 151 23456789 please"
+EMAIL_TEXT = "Bestellung fehlt! Schreiben Sie mir an jana.beispiel@example.org"
+CommitRunner = Callable[..., object]
+
+
+@pytest.fixture
+def x_channel(team: Team, simulator: RunningSimulator) -> Channel:
+    return factories.simulated_channel(team=team, simulator=simulator, platform=Platform.X)
+
+
+@pytest.fixture
+def fb_channel(team: Team, simulator: RunningSimulator) -> Channel:
+    return factories.simulated_channel(team=team, simulator=simulator, platform=Platform.FACEBOOK)
+
+
+def _poll(channel: Channel, capture: CommitRunner) -> pipeline.PollOutcome:
+    with capture(execute=True):
+        return pipeline.poll_channel(channel_id=channel.pk)
+
+
+def _replies(simulator: RunningSimulator, key: str) -> list[dict[str, object]]:
+    platform, _, what = key.partition("_")
+    return simulator.sim.snapshot()[platform][what]  # type: ignore[index,no-any-return]
+
+
+def test_poll_mention_with_phone_opens_encrypted_ticket_and_replies_once(
+    x_channel: Channel,
+    simulator: RunningSimulator,
+    django_capture_on_commit_callbacks: CommitRunner,
+) -> None:
+    posted = simulator.sim.customer_x_mention(PHONE_TEXT)
+
+    outcome = _poll(x_channel, django_capture_on_commit_callbacks)
+
+    assert outcome.stored == 1
+    ticket = Ticket.objects.get()
+    message = Message.objects.get(ticket=ticket)
+    assert b"23456789" not in bytes(message.body_ciphertext)
+    assert vault.decrypt(ticket, message, "body", message.body_ciphertext).endswith(PHONE_TEXT)
+    assert [f["entity"] for f in message.findings] == ["PHONE"]
+    replies = _replies(simulator, "x_replies")
+    assert len(replies) == 1
+    assert replies[0]["in_reply_to_tweet_id"] == posted["tweet_id"]
+    assert ticket.reference in str(replies[0]["text"])
+    action = OutboxAction.objects.get(kind=OutboxKind.PUBLIC_REPLY)
+    assert action.state == OutboxState.SENT
+    assert action.external_result_id == replies[0]["id"]
+    assert action.payload_ciphertext is None
+
+
+def test_x_ask_dm_reply_carries_no_url_and_dm_from_author_gets_the_secret_link(
+    x_channel: Channel,
+    simulator: RunningSimulator,
+    django_capture_on_commit_callbacks: CommitRunner,
+) -> None:
+    simulator.sim.customer_x_mention(PHONE_TEXT, customer="tom")
+    _poll(x_channel, django_capture_on_commit_callbacks)
+    simulator.sim.customer_x_dm("Hi, here is my DM as you asked", customer="tom")
+    Channel.objects.filter(pk=x_channel.pk).update(next_poll_at=None)
+
+    _poll(x_channel, django_capture_on_commit_callbacks)
+
+    public = _replies(simulator, "x_replies")
+    assert "http" not in str(public[0]["text"])
+    ticket = Ticket.objects.get()
+    assert ticket.messages.count() == 2
+    dms = _replies(simulator, "x_dms_sent")
+    assert len(dms) == 1
+    assert "/r/#t=" in str(dms[0]["text"])
+
+
+def test_facebook_comment_with_email_replies_hides_and_sends_private_reply(
+    fb_channel: Channel,
+    simulator: RunningSimulator,
+    django_capture_on_commit_callbacks: CommitRunner,
+) -> None:
+    comment = simulator.sim.customer_facebook_comment(EMAIL_TEXT, customer="lena")
+
+    _poll(fb_channel, django_capture_on_commit_callbacks)
+
+    state = simulator.sim.snapshot()["facebook"]
+    replies = state["replies"]
+    assert len(replies) == 1
+    assert "/s/" in replies[0]["message"]
+    assert comment["comment_id"] in state["hidden_comment_ids"]
+    assert len(state["private_replies"]) == 1
+    assert "/r/#t=" in str(state["private_replies"][0])
+    assert set(OutboxAction.objects.values_list("state", flat=True)) == {OutboxState.SENT}
+
+
+def test_message_without_personal_data_is_ignored_and_not_kept(
+    x_channel: Channel,
+    simulator: RunningSimulator,
+    django_capture_on_commit_callbacks: CommitRunner,
+) -> None:
+    simulator.sim.customer_x_mention("love the new app design, great work!")
+
+    _poll(x_channel, django_capture_on_commit_callbacks)
+
+    inbound = InboundMessage.objects.get()
+    assert inbound.status == InboundStatus.IGNORED
+    assert inbound.text_ciphertext is None
+    assert not Ticket.objects.exists()
+    assert _replies(simulator, "x_replies") == []
+
+
+def test_observe_mode_opens_ticket_without_platform_actions(
+    team: Team, simulator: RunningSimulator, django_capture_on_commit_callbacks: CommitRunner
+) -> None:
+    channel = factories.simulated_channel(team=team, simulator=simulator, mode="observe")
+    simulator.sim.customer_x_mention(PHONE_TEXT)
+
+    _poll(channel, django_capture_on_commit_callbacks)
+
+    assert Ticket.objects.count() == 1
+    assert not OutboxAction.objects.exists()
+    assert _replies(simulator, "x_replies") == []
+
+
+def test_same_items_ingested_twice_store_one_message_and_one_reply(
+    x_channel: Channel,
+    simulator: RunningSimulator,
+    django_capture_on_commit_callbacks: CommitRunner,
+) -> None:
+    simulator.sim.customer_x_mention(PHONE_TEXT)
+    batch = pipeline.connector_for(x_channel).fetch_since(None)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first = pipeline.ingest_items(channel=x_channel, items=batch.items)
+    with django_capture_on_commit_callbacks(execute=True):
+        second = pipeline.ingest_items(channel=x_channel, items=batch.items)
+
+    assert (first.stored, second.stored, second.duplicates) == (1, 0, 1)
+    assert InboundMessage.objects.count() == 1
+    assert Ticket.objects.count() == 1
+    assert len(_replies(simulator, "x_replies")) == 1
+
+
+def test_process_message_second_run_is_noop(
+    x_channel: Channel,
+    simulator: RunningSimulator,
+    django_capture_on_commit_callbacks: CommitRunner,
+) -> None:
+    simulator.sim.customer_x_mention(PHONE_TEXT)
+    batch = pipeline.connector_for(x_channel).fetch_since(None)
+    result = pipeline.ingest_items(channel=x_channel, items=batch.items)
+
+    first = pipeline.process_message(inbound_id=result.new_inbound_ids[0])
+    second = pipeline.process_message(inbound_id=result.new_inbound_ids[0])
+
+    assert (first.status, second.status) == ("processed", "noop")
+    assert Ticket.objects.count() == 1
+    assert OutboxAction.objects.count() == 1
+
+
+def test_perform_action_second_run_does_not_post_again(
+    x_channel: Channel,
+    simulator: RunningSimulator,
+    django_capture_on_commit_callbacks: CommitRunner,
+) -> None:
+    simulator.sim.customer_x_mention(PHONE_TEXT)
+    _poll(x_channel, django_capture_on_commit_callbacks)
+    action = OutboxAction.objects.get()
+    writes = simulator.sim.write_count()
+
+    outcome = pipeline.perform_action(action_id=action.pk)
+
+    assert outcome.state == OutboxState.SENT
+    assert simulator.sim.write_count() == writes
+
+
+def _pending_reply(x_channel: Channel, simulator: RunningSimulator) -> OutboxAction:
+    simulator.sim.customer_x_mention(PHONE_TEXT)
+    batch = pipeline.connector_for(x_channel).fetch_since(None)
+    result = pipeline.ingest_items(channel=x_channel, items=batch.items)
+    pipeline.process_message(inbound_id=result.new_inbound_ids[0])
+    return OutboxAction.objects.get(kind=OutboxKind.PUBLIC_REPLY)
+
+
+def test_rate_limited_action_waits_until_reset_then_completes(
+    x_channel: Channel, simulator: RunningSimulator
+) -> None:
+    action = _pending_reply(x_channel, simulator)
+    simulator.sim.add_fault(
+        "rate_limit", platform="x", method="POST", path="/2/tweets", reset_after_s=90
+    )
+
+    limited = pipeline.perform_action(action_id=action.pk)
+    too_early = pipeline.perform_action(action_id=action.pk)
+
+    action.refresh_from_db()
+    assert limited.state == OutboxState.PENDING
+    assert limited.retry_at is not None
+    assert limited.retry_at > timezone.now() + timedelta(seconds=80)
+    assert too_early.state == OutboxState.PENDING
+    assert action.attempts == 0  # rate limits do not count towards giving up
+    assert _replies(simulator, "x_replies") == []
+    OutboxAction.objects.filter(pk=action.pk).update(next_attempt_at=timezone.now())
+    assert pipeline.perform_action(action_id=action.pk).state == OutboxState.SENT
+    assert len(_replies(simulator, "x_replies")) == 1
+
+
+def test_server_errors_retry_with_backoff_then_dead_letter(
+    x_channel: Channel, simulator: RunningSimulator
+) -> None:
+    action = _pending_reply(x_channel, simulator)
+    simulator.sim.add_fault(
+        "server_error",
+        platform="x",
+        method="GET",
+        path="/2/tweets/search/recent",
+        times=None,
+        status=503,
+    )
+    simulator.sim.add_fault(
+        "server_error",
+        platform="x",
+        method="POST",
+        path="/2/tweets",
+        times=None,
+        status=503,
+        crash_mode="500",
+    )
+
+    outcomes = []
+    for _ in range(pipeline.MAX_ACTION_ATTEMPTS + 1):
+        OutboxAction.objects.filter(pk=action.pk).update(next_attempt_at=None)
+        outcomes.append(pipeline.perform_action(action_id=action.pk).state)
+
+    action.refresh_from_db()
+    assert action.state == OutboxState.FAILED
+    assert "Gave up" in action.last_error_message
+    assert OutboxState.PENDING in outcomes
+    assert _replies(simulator, "x_replies") == []
+
+
+def test_crash_after_post_reconciles_without_second_post(
+    x_channel: Channel, simulator: RunningSimulator
+) -> None:
+    action = _pending_reply(x_channel, simulator)
+    simulator.sim.add_fault("crash_after_write", platform="x", method="POST", path="/2/tweets")
+
+    first = pipeline.perform_action(action_id=action.pk)
+    second = pipeline.perform_action(action_id=action.pk)
+
+    action.refresh_from_db()
+    assert first.state == OutboxState.PENDING
+    assert second.state == OutboxState.SENT
+    replies = _replies(simulator, "x_replies")
+    assert len(replies) == 1
+    assert action.external_result_id == replies[0]["id"]
+
+
+def test_stale_claim_of_dead_worker_is_reconciled_by_the_sweeper(
+    x_channel: Channel, simulator: RunningSimulator, settings: object
+) -> None:
+    action = _pending_reply(x_channel, simulator)
+    # A worker posted the reply, then died before recording it.
+    connector = pipeline.connector_for(x_channel)
+    connector.reply_publicly(
+        pipeline.item_from_inbound(action.inbound), f"reply {action.ticket.reference}"
+    )
+    OutboxAction.objects.filter(pk=action.pk).update(
+        state=OutboxState.IN_FLIGHT, claimed_at=timezone.now() - timedelta(minutes=10), attempts=1
+    )
+
+    result = pipeline.run_inline(poll=False)
+
+    action.refresh_from_db()
+    assert result.swept is not None
+    assert result.swept.reconcile == 1
+    assert action.state == OutboxState.SENT
+    assert len(_replies(simulator, "x_replies")) == 1
+
+
+def test_permission_denied_fails_with_readable_reason_and_no_retry(
+    x_channel: Channel, simulator: RunningSimulator
+) -> None:
+    action = _pending_reply(x_channel, simulator)
+    simulator.sim.add_fault(
+        "server_error", platform="x", method="POST", path="/2/tweets", status=403
+    )
+
+    outcome = pipeline.perform_action(action_id=action.pk)
+
+    action.refresh_from_db()
+    assert outcome.state == OutboxState.FAILED
+    assert outcome.retry_at is None
+    assert action.last_error_message
+
+
+def test_auth_expired_marks_channel_notifies_admins_once_and_resumes(
+    x_channel: Channel,
+    simulator: RunningSimulator,
+    django_capture_on_commit_callbacks: CommitRunner,
+) -> None:
+    factories.agent_of(x_channel.team, role=Role.ADMIN, email="admin@example.org")
+    simulator.sim.customer_x_mention(PHONE_TEXT, customer="tom")
+    simulator.sim.expire_tokens("x")
+
+    first = _poll(x_channel, django_capture_on_commit_callbacks)
+    x_channel.refresh_from_db()
+    second = _poll(x_channel, django_capture_on_commit_callbacks)
+
+    assert (first.status, second.status) == ("needs_reauth", "skipped")
+    assert x_channel.status == ChannelStatus.NEEDS_REAUTH
+    assert len(mail.outbox) == 1
+    assert "re-authorisation" in mail.outbox[0].subject
+    assert not InboundMessage.objects.exists()
+
+    simulator.sim.renew_tokens("x")
+    services.set_channel_credentials(
+        channel=x_channel, credentials=simulator.credentials("x"), changed_by=None
+    )
+    resumed = _poll(x_channel, django_capture_on_commit_callbacks)
+
+    assert resumed.status == "ok"
+    assert Ticket.objects.count() == 1
+    assert len(mail.outbox) == 1
+
+
+def test_poll_rate_limited_backs_off_until_reset(
+    x_channel: Channel,
+    simulator: RunningSimulator,
+    django_capture_on_commit_callbacks: CommitRunner,
+) -> None:
+    simulator.sim.add_fault("rate_limit", platform="x", method="GET", reset_after_s=120)
+
+    outcome = _poll(x_channel, django_capture_on_commit_callbacks)
+
+    x_channel.refresh_from_db()
+    assert outcome.status == "rate_limited"
+    assert x_channel.next_poll_at is not None
+    assert x_channel.next_poll_at > timezone.now() + timedelta(seconds=100)
+    assert pipeline.claim_due_channels() == []
+
+
+def test_own_echo_confirms_in_flight_reply_and_opens_no_ticket(
+    x_channel: Channel, simulator: RunningSimulator
+) -> None:
+    action = _pending_reply(x_channel, simulator)
+    OutboxAction.objects.filter(pk=action.pk).update(
+        state=OutboxState.IN_FLIGHT, claimed_at=timezone.now()
+    )
+    reply_id = pipeline.connector_for(x_channel).reply_publicly(
+        pipeline.item_from_inbound(action.inbound), f"see DM {action.ticket.reference}"
+    )
+    echo = Item(
+        platform="x",
+        kind=ItemKind.REPLY,
+        external_id=reply_id,
+        author_id=x_channel.external_account_id,
+        author_handle="acme",
+        author_name="Acme",
+        text="see DM",
+        created_at=timezone.now(),
+        permalink=None,
+        parent_id=action.target_external_id,
+        conversation_id=action.inbound.conversation_external_id,
+        from_self=True,
+    )
+
+    result = pipeline.ingest_items(channel=x_channel, items=[echo])
+
+    action.refresh_from_db()
+    assert result.echoes == 1
+    assert result.new_inbound_ids == ()
+    assert action.state == OutboxState.SENT
+    assert action.external_result_id == reply_id
+    assert Ticket.objects.count() == 1
+
+
+def test_redaction_failure_fails_closed_and_is_retried(
+    x_channel: Channel, simulator: RunningSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    simulator.sim.customer_x_mention(PHONE_TEXT)
+    batch = pipeline.connector_for(x_channel).fetch_since(None)
+    result = pipeline.ingest_items(channel=x_channel, items=batch.items)
+
+    def broken_scan(text: str, **kwargs: object) -> list[object]:
+        raise RuntimeError("detector crashed")
+
+    monkeypatch.setattr(redaction, "scan", broken_scan)
+    with pytest.raises(pipeline.RedactionFailed):
+        pipeline.process_message(inbound_id=result.new_inbound_ids[0])
+
+    inbound = InboundMessage.objects.get()
+    assert inbound.status == InboundStatus.FAILED
+    assert not Ticket.objects.exists()
+    assert not OutboxAction.objects.exists()
+    monkeypatch.undo()
+    InboundMessage.objects.update(received_at=timezone.now() - timedelta(minutes=5))
+    pipeline.run_inline(poll=False)
+    assert Ticket.objects.count() == 1
+
+
+def test_later_message_in_same_thread_joins_the_open_ticket(
+    x_channel: Channel,
+    simulator: RunningSimulator,
+    django_capture_on_commit_callbacks: CommitRunner,
+) -> None:
+    first = simulator.sim.customer_x_mention(PHONE_TEXT, customer="tom")
+    _poll(x_channel, django_capture_on_commit_callbacks)
+    simulator.sim.customer_x_mention(
+        "also my email is tom.example@example.net",
+        customer="tom",
+        in_reply_to_tweet_id=first["tweet_id"],
+    )
+    Channel.objects.filter(pk=x_channel.pk).update(next_poll_at=None)
+
+    _poll(x_channel, django_capture_on_commit_callbacks)
+
+    assert Ticket.objects.count() == 1
+    assert Message.objects.count() == 2
+    assert len(_replies(simulator, "x_replies")) == 1
