@@ -1,16 +1,15 @@
 """URL routing: agent app, customer portal, webhooks, admin, health."""
 
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from inbox import health, webhooks
+from inbox import health, views, webhooks
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("webhooks/<slug:platform>/<uuid:channel_ref>/", webhooks.receive, name="webhook"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("inbox.urls")),
 ]

@@ -1,5 +1,10 @@
 """Websocket URL routes (wrapped by config.asgi in origin and auth checks)."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-websocket_urlpatterns: list[URLPattern | URLResolver] = []
+from inbox import consumers
+
+websocket_urlpatterns: list[URLPattern | URLResolver] = [
+    path("ws/inbox/", consumers.InboxConsumer.as_asgi()),
+    path("ws/tickets/<uuid:public_id>/", consumers.TicketConsumer.as_asgi()),
+]

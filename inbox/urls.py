@@ -8,5 +8,20 @@ app_name = "inbox"
 
 urlpatterns = [
     path("", views.inbox_list, name="list"),
+    path("inbox/rows/", views.inbox_rows, name="rows"),
     path("tickets/<uuid:public_id>/", views.ticket_detail, name="ticket"),
+    path("tickets/<uuid:public_id>/live/", views.ticket_live, name="ticket_live"),
+    path("tickets/<uuid:public_id>/reply/", views.ticket_reply, name="reply"),
+    path("tickets/<uuid:public_id>/note/", views.ticket_note, name="note"),
+    path("tickets/<uuid:public_id>/assign/", views.ticket_assign, name="assign"),
+    path("tickets/<uuid:public_id>/status/", views.ticket_status, name="status"),
+    path(
+        "tickets/<uuid:public_id>/messages/<uuid:message_id>/reveal/",
+        views.message_reveal,
+        name="reveal",
+    ),
+    path("canned/", views.canned_list, name="canned"),
+    path("canned/<uuid:public_id>/delete/", views.canned_delete, name="canned_delete"),
+    path("account/2fa/", views.otp_setup, name="otp_setup"),
+    path("account/2fa/verify/", views.otp_verify, name="otp_verify"),
 ]

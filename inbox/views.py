@@ -1,32 +1,388 @@
-"""Agent pages: validate, call one selector or service, render."""
+"""Agent pages: validate, call one selector or service, render or redirect.
+
+HavenError becomes a page in one place (``_error_page``); TicketNotFound is always a 404, for
+missing and forbidden alike.
+"""
 
 from __future__ import annotations
 
+import base64
+import logging
+import time
 import uuid
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
 
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import PermissionDenied
+from django.forms import Form
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_otp import login as otp_login
+from django_otp import match_token, user_has_device
 
-from inbox import selectors
-from inbox.exceptions import TicketNotFound
+from inbox import events, selectors, services, sessions
+from inbox.exceptions import HavenError, TicketNotFound
+from inbox.forms import (
+    AssignForm,
+    CannedReplyForm,
+    InboxFilterForm,
+    MessageForm,
+    OtpTokenForm,
+    StatusForm,
+)
+from inbox.models import TicketStatus
+from inbox.services.agent import InvalidAssignee
 
-PAGE_SIZE = 50
+logger = logging.getLogger(__name__)
+
+View = TypeVar("View", bound=Callable[..., HttpResponse])
+
+
+def _is_fetch(request: HttpRequest) -> bool:
+    return request.headers.get("X-Requested-With") == "fetch"
+
+
+def _error_page(request: HttpRequest, exc: HavenError) -> HttpResponse:
+    return render(request, "inbox/error.html", {"error": exc}, status=exc.status)
+
+
+def _haven_errors(view: View) -> View:
+    """Turn domain errors into a page: 404 for not-found, the error's own status otherwise."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except TicketNotFound as exc:
+            raise Http404(str(exc.message)) from exc
+        except HavenError as exc:
+            logger.info("request refused code=%s", exc.code)
+            return _error_page(request, exc)
+
+    return wrapper  # type: ignore[return-value]  # wraps keeps the view's signature
+
+
+def _agent(request: HttpRequest) -> AbstractBaseUser:
+    """The signed-in user; every caller sits behind ``login_required``."""
+    user = request.user
+    if isinstance(user, AnonymousUser):
+        raise PermissionDenied("view reached without a signed-in user")
+    return user
+
+
+def _safe_next(request: HttpRequest, fallback: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
+
+
+# --- sign-in -------------------------------------------------------------------------------
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login (it rotates the session key), plus the start of the absolute timeout."""
+
+    redirect_authenticated_user = True
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        self.request.session[sessions.AUTH_AT_KEY] = time.time()
+        sessions.forget_mfa_state(self.request)
+        return response
+
+
+class LogoutView(auth_views.LogoutView):
+    """Log out and close every live socket of this agent."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.is_authenticated:
+            events.send_now(events.agent_user_group(int(request.user.pk)), events.session_ended())
+        return super().post(request, *args, **kwargs)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@_haven_errors
+def otp_setup(request: HttpRequest) -> HttpResponse:
+    """Enrol an authenticator app: show the provisioning URI, then confirm with a code."""
+    if user_has_device(request.user, confirmed=True):
+        return render(request, "inbox/otp_setup.html", {"enrolled": True})
+    device = services.start_totp_enrolment(user=_agent(request))
+    form = OtpTokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        device = services.confirm_totp_enrolment(
+            user=_agent(request),
+            token=form.cleaned_data["token"],
+        )
+        otp_login(request, device)
+        request.session[sessions.MFA_STATE_KEY] = sessions.MFA_ENROLLED
+        return HttpResponseRedirect(_safe_next(request, reverse("inbox:list")))
+    return render(
+        request,
+        "inbox/otp_setup.html",
+        {
+            "form": form,
+            "config_url": device.config_url,
+            "secret": _base32(device.bin_key),
+            "next": _safe_next(request, ""),
+            "required": sessions.mfa_state(request) == sessions.MFA_REQUIRED,
+        },
+    )
+
+
+def _base32(key: bytes) -> str:
+    """The key as authenticator apps expect it typed: base32 in groups of four."""
+    raw = base64.b32encode(key).decode().rstrip("=")
+    return " ".join(raw[i : i + 4] for i in range(0, len(raw), 4))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def otp_verify(request: HttpRequest) -> HttpResponse:
+    """The second step of sign-in for anyone with an authenticator."""
+    form = OtpTokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        device = match_token(request.user, form.cleaned_data["token"])
+        if device is not None:
+            otp_login(request, device)
+            return HttpResponseRedirect(_safe_next(request, reverse("inbox:list")))
+        form.add_error("token", OtpTokenForm.base_fields["token"].error_messages["invalid"])
+    return render(request, "inbox/otp_verify.html", {"form": form, "next": _safe_next(request, "")})
+
+
+# --- the inbox -----------------------------------------------------------------------------
+
+
+def _filters(request: HttpRequest) -> tuple[InboxFilterForm, selectors.InboxFilters, str]:
+    data = request.GET.copy()
+    if "status" not in data:
+        data["status"] = TicketStatus.OPEN
+    form = InboxFilterForm(data)
+    if not form.is_valid():
+        form = InboxFilterForm({"status": TicketStatus.OPEN})
+        form.is_valid()
+    cleaned = form.cleaned_data
+    filters = selectors.InboxFilters(
+        status=cleaned.get("status") or "",
+        channel=cleaned.get("channel"),
+        assigned=cleaned.get("assigned") or "",
+        query=cleaned.get("q") or "",
+    )
+    return form, filters, cleaned.get("after") or ""
+
+
+def _inbox_context(request: HttpRequest) -> dict[str, Any]:
+    form, filters, cursor = _filters(request)
+    page = selectors.inbox_page(agent=request.user, filters=filters, cursor=cursor)
+    query = request.GET.copy()
+    query.pop("after", None)
+    first_query = query.urlencode()
+    next_query = None
+    if page.next_cursor:
+        query["after"] = page.next_cursor
+        next_query = query.urlencode()
+    return {
+        "form": form,
+        "page": page,
+        "filters": filters,
+        "next_query": next_query,
+        "first_query": first_query,
+        "first_page": not cursor,
+    }
 
 
 @login_required
 @require_GET
 def inbox_list(request: HttpRequest) -> HttpResponse:
-    tickets = list(selectors.tickets_for_agent(agent=request.user)[:PAGE_SIZE])
-    return render(request, "inbox/list.html", {"tickets": tickets})
+    return render(request, "inbox/list.html", _inbox_context(request))
 
 
 @login_required
 @require_GET
+def inbox_rows(request: HttpRequest) -> HttpResponse:
+    """The list fragment the page refetches on every live event and while polling."""
+    return render(request, "inbox/_rows.html", _inbox_context(request))
+
+
+# --- one ticket ----------------------------------------------------------------------------
+
+
+def _ticket_context(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
+    page = selectors.ticket_page(agent=request.user, ticket_ref=public_id)
+    if page.ticket.unread_for_agents:
+        services.mark_read(ticket=page.ticket, agent=_agent(request))
+    return {
+        "tp": page,
+        "ticket": page.ticket,
+        "statuses": TicketStatus.choices,
+        "reply_form": MessageForm(prefix="reply"),
+        "note_form": MessageForm(prefix="note"),
+        "canned_data": [
+            {"id": str(c.public_id), "title": c.title, "body": c.body} for c in page.canned
+        ],
+    }
+
+
+@login_required
+@require_GET
+@_haven_errors
 def ticket_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
-    try:
-        ticket = selectors.get_ticket_for_agent(agent=request.user, ticket_ref=public_id)
-    except TicketNotFound as exc:
-        raise Http404(str(exc.message)) from exc
-    return render(request, "inbox/ticket.html", {"ticket": ticket})
+    return render(request, "inbox/ticket.html", _ticket_context(request, public_id))
+
+
+@login_required
+@require_GET
+@_haven_errors
+def ticket_live(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """The parts of the ticket page that change: refetched on live events and while polling."""
+    return render(request, "inbox/_ticket_live.html", _ticket_context(request, public_id))
+
+
+def _back_to_ticket(public_id: uuid.UUID) -> HttpResponse:
+    return HttpResponseRedirect(
+        reverse("inbox:ticket", kwargs={"public_id": public_id}), status=303
+    )
+
+
+def _invalid(request: HttpRequest, form: Form) -> HttpResponse:
+    return render(request, "inbox/error.html", {"form_errors": form.errors}, status=400)
+
+
+@login_required
+@require_POST
+@_haven_errors
+def ticket_reply(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    ticket = selectors.get_ticket_for_agent(agent=request.user, ticket_ref=public_id)
+    form = MessageForm(request.POST, prefix="reply")
+    if not form.is_valid():
+        return _invalid(request, form)
+    services.send_reply(
+        ticket=ticket,
+        agent=_agent(request),
+        body=form.cleaned_data["body"],
+        idempotency_key=form.cleaned_data["idempotency_key"] or None,
+    )
+    return _back_to_ticket(public_id)
+
+
+@login_required
+@require_POST
+@_haven_errors
+def ticket_note(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    ticket = selectors.get_ticket_for_agent(agent=request.user, ticket_ref=public_id)
+    form = MessageForm(request.POST, prefix="note")
+    if not form.is_valid():
+        return _invalid(request, form)
+    services.add_note(
+        ticket=ticket,
+        agent=_agent(request),
+        body=form.cleaned_data["body"],
+        idempotency_key=form.cleaned_data["idempotency_key"] or None,
+    )
+    return _back_to_ticket(public_id)
+
+
+@login_required
+@require_POST
+@_haven_errors
+def ticket_assign(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    ticket = selectors.get_ticket_for_agent(agent=request.user, ticket_ref=public_id)
+    form = AssignForm(request.POST)
+    if not form.is_valid():
+        return _invalid(request, form)
+    assignee = None
+    if form.cleaned_data["assignee"]:
+        assignee = selectors.team_member_for_ticket(
+            ticket=ticket, user_id=form.cleaned_data["assignee"]
+        )
+        if assignee is None:
+            raise InvalidAssignee("assignee not in team")
+    services.assign_ticket(ticket=ticket, agent=_agent(request), assignee=assignee)
+    return _back_to_ticket(public_id)
+
+
+@login_required
+@require_POST
+@_haven_errors
+def ticket_status(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    ticket = selectors.get_ticket_for_agent(agent=request.user, ticket_ref=public_id)
+    form = StatusForm(request.POST)
+    if not form.is_valid():
+        return _invalid(request, form)
+    services.set_status(ticket=ticket, agent=_agent(request), status=form.cleaned_data["status"])
+    return _back_to_ticket(public_id)
+
+
+@login_required
+@require_POST
+@_haven_errors
+def message_reveal(
+    request: HttpRequest, public_id: uuid.UUID, message_id: uuid.UUID
+) -> HttpResponse:
+    """Show a social message's personal data to this agent; audited. POST: it writes a record."""
+    item = selectors.reveal_message(
+        agent=request.user, ticket_ref=public_id, message_ref=message_id
+    )
+    if _is_fetch(request):
+        return render(request, "inbox/_message.html", {"item": item, "ticket_ref": public_id})
+    context = _ticket_context(request, public_id)
+    tp: selectors.TicketPage = context["tp"]
+    thread = [item if t.message.pk == item.message.pk else t for t in tp.thread]
+    context["tp"] = selectors.TicketPage(
+        ticket=tp.ticket,
+        handle=tp.handle,
+        name=tp.name,
+        thread=thread,
+        actions=tp.actions,
+        members=tp.members,
+        canned=tp.canned,
+    )
+    return render(request, "inbox/ticket.html", context)
+
+
+# --- canned replies ------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@_haven_errors
+def canned_list(request: HttpRequest) -> HttpResponse:
+    form = CannedReplyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        team = selectors.get_team_for_agent(agent=request.user, team_ref=form.cleaned_data["team"])
+        services.create_canned_reply(
+            team=team,
+            agent=_agent(request),
+            title=form.cleaned_data["title"],
+            body=form.cleaned_data["body"],
+        )
+        return HttpResponseRedirect(reverse("inbox:canned"), status=303)
+    return render(
+        request,
+        "inbox/canned.html",
+        {
+            "form": form,
+            "canned": selectors.canned_for_agent(agent=request.user),
+            "teams": list(selectors.teams_for(request.user)),
+        },
+        status=400 if form.is_bound else 200,
+    )
+
+
+@login_required
+@require_POST
+@_haven_errors
+def canned_delete(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    canned = selectors.get_canned_for_agent(agent=request.user, canned_ref=public_id)
+    services.delete_canned_reply(canned=canned, agent=_agent(request))
+    return HttpResponseRedirect(reverse("inbox:canned"), status=303)

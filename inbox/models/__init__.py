@@ -1,6 +1,7 @@
 """Haven's models, split by domain. Import them from here."""
 
 from inbox.models.audit import AuditEvent, AuditHead
+from inbox.models.canned import CannedReply
 from inbox.models.org import Membership, Role, Team
 from inbox.models.social import (
     Channel,
@@ -34,6 +35,7 @@ __all__ = [
     "AuditEvent",
     "AuditHead",
     "BlindIndex",
+    "CannedReply",
     "Channel",
     "ChannelKey",
     "ChannelPolicy",

@@ -1,11 +1,23 @@
 """Every write and side effect of the inbox, split by sub-domain. Import from here.
 
 - ``channels``: connecting social accounts, credentials, terms review, switching on and off.
+- ``agent``: what agents do to a ticket (reply, note, assign, status, read); canned replies.
 - ``threads``: opening tickets and adding encrypted messages (used by every other area).
-- ``secrets``: portal secrets (issued, hashed, revoked).
 - ``pipeline``: ingest, process, perform outbox actions, poll, sweep (DESIGN's flow).
 """
 
+from inbox.services.agent import (
+    add_note,
+    assign_ticket,
+    confirm_totp_enrolment,
+    create_canned_reply,
+    delete_canned_reply,
+    fill_canned_reply,
+    mark_read,
+    send_reply,
+    set_status,
+    start_totp_enrolment,
+)
 from inbox.services.channels import (
     create_channel,
     enable_channel,
@@ -15,9 +27,19 @@ from inbox.services.channels import (
 )
 
 __all__ = [
+    "add_note",
+    "assign_ticket",
+    "confirm_totp_enrolment",
+    "create_canned_reply",
     "create_channel",
+    "delete_canned_reply",
     "enable_channel",
+    "fill_canned_reply",
+    "mark_read",
     "pause_channel",
     "record_terms_review",
+    "send_reply",
     "set_channel_credentials",
+    "set_status",
+    "start_totp_enrolment",
 ]

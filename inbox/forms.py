@@ -1,0 +1,66 @@
+"""Forms of the agent app: validation only, no side effects."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from inbox.models import TicketStatus
+from inbox.services.agent import MAX_BODY_LENGTH
+
+STATUS_FILTER_CHOICES = [("", _("Any status")), *TicketStatus.choices]
+ASSIGNED_CHOICES = [
+    ("", _("Anyone")),
+    ("mine", _("Assigned to me")),
+    ("unassigned", _("Unassigned")),
+]
+
+
+class InboxFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        choices=STATUS_FILTER_CHOICES, required=False, label=_("Status"), initial="open"
+    )
+    channel = forms.UUIDField(required=False, label=_("Channel"))
+    assigned = forms.ChoiceField(choices=ASSIGNED_CHOICES, required=False, label=_("Assigned"))
+    q = forms.CharField(
+        required=False,
+        max_length=200,
+        label=_("Search"),
+        help_text=_("Exact ticket reference, handle, e-mail or phone number."),
+    )
+    after = forms.CharField(required=False, max_length=200)
+
+
+class MessageForm(forms.Form):
+    body = forms.CharField(
+        max_length=MAX_BODY_LENGTH, widget=forms.Textarea(attrs={"rows": 4}), strip=True
+    )
+    idempotency_key = forms.CharField(required=False, max_length=64)
+
+
+class AssignForm(forms.Form):
+    # Empty means "unassign"; the view checks the id belongs to the ticket's team.
+    assignee = forms.IntegerField(required=False, min_value=1)
+
+
+class StatusForm(forms.Form):
+    status = forms.ChoiceField(choices=TicketStatus.choices)
+
+
+class CannedReplyForm(forms.Form):
+    team = forms.UUIDField()
+    title = forms.CharField(max_length=80, label=_("Title"))
+    body = forms.CharField(
+        max_length=4000, widget=forms.Textarea(attrs={"rows": 4}), label=_("Text")
+    )
+
+
+class OtpTokenForm(forms.Form):
+    token = forms.RegexField(
+        regex=r"^\d{6}$",
+        label=_("Six-digit code"),
+        error_messages={"invalid": _("Enter the six digits your authenticator app shows.")},
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "maxlength": "6"}
+        ),
+    )

@@ -1,0 +1,629 @@
+"""Agent pages: access, rendering of untrusted text, actions, sign-in rules."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from inbox import services, sessions
+from inbox.models import (
+    AuditEvent,
+    CannedReply,
+    Membership,
+    Message,
+    MessageKind,
+    MessageSource,
+    Role,
+    Ticket,
+    TicketStatus,
+)
+from inbox.services.threads import add_blind_index, add_message, open_ticket
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+EMAIL = "mila.vogt@example.invalid"
+BODY = f"Hi, my mail is {EMAIL} please help"
+FINDINGS = [{"entity": "EMAIL", "start": 15, "end": 15 + len(EMAIL), "score": 0.99}]
+HOSTILE = (
+    '<script>alert(1)</script><img src=x onerror="alert(2)">'
+    '<a href="javascript:alert(3)">x</a> \u202egnp.exe\u202c zero\u200bwidth'
+)
+
+
+def social_ticket(
+    channel: factories.Channel,
+    *,
+    handle: str = "@mila_v",
+    name: str = "Mila",
+    body: str = BODY,
+) -> Ticket:
+    ticket = open_ticket(
+        team=channel.team,
+        channel=channel,
+        author_external_id="1001",
+        customer_handle=handle,
+        customer_name=name,
+    )
+    add_message(
+        ticket=ticket,
+        kind=MessageKind.INBOUND,
+        source=MessageSource.SOCIAL,
+        body=body,
+        findings=FINDINGS if body == BODY else [],  # type: ignore[arg-type]
+    )
+    return ticket
+
+
+@pytest.fixture
+def logged_in(client: Client, agent: factories.User) -> Client:
+    client.force_login(agent)
+    return client
+
+
+@pytest.fixture
+def other_agent() -> factories.User:
+    return factories.agent_of(factories.TeamFactory())
+
+
+# --- access --------------------------------------------------------------------------------
+
+
+def test_inbox_list_redirects_anonymous_to_login(client: Client) -> None:
+    response = client.get(reverse("inbox:list"))
+
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith(reverse("login"))
+
+
+def test_ticket_detail_redirects_anonymous_to_login(client: Client, ticket: Ticket) -> None:
+    response = client.get(ticket.get_absolute_url())
+
+    assert response.status_code == 302
+
+
+def test_ticket_detail_404_for_agent_of_another_team(
+    client: Client, ticket: Ticket, other_agent: factories.User
+) -> None:
+    client.force_login(other_agent)
+
+    response = client.get(ticket.get_absolute_url())
+
+    assert response.status_code == 404
+
+
+def test_inbox_list_hides_other_teams_tickets(
+    logged_in: Client, channel: factories.Channel
+) -> None:
+    mine = social_ticket(channel)
+    foreign = social_ticket(factories.make_channel(team=factories.TeamFactory()))
+
+    html = logged_in.get(reverse("inbox:list")).content.decode()
+
+    assert mine.reference in html
+    assert foreign.reference not in html
+
+
+# --- the list ------------------------------------------------------------------------------
+
+
+def test_inbox_list_shows_decrypted_handle_preview_and_markers(
+    logged_in: Client, channel: factories.Channel
+) -> None:
+    ticket = social_ticket(channel)
+
+    html = logged_in.get(reverse("inbox:list")).content.decode()
+
+    assert "@mila_v" in html
+    assert "Hi, my mail is [EMAIL] please help" in html
+    assert EMAIL not in html
+    assert "is-unread" in html
+    assert "unverified" in html
+    assert ticket.reference in html
+
+
+def test_inbox_list_writes_one_audit_event_per_render(
+    logged_in: Client, channel: factories.Channel
+) -> None:
+    for _ in range(3):
+        social_ticket(channel)
+    before = AuditEvent.objects.count()
+
+    logged_in.get(reverse("inbox:list"))
+
+    events = list(AuditEvent.objects.order_by("id")[before:])
+    assert [(e.action, e.purpose) for e in events] == [("decrypt", "inbox_list")]
+    assert len(events[0].data["objects"]) == 3
+
+
+def _count_list_queries(client: Client) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(reverse("inbox:list"))
+    assert response.status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_inbox_list_query_count_constant_in_number_of_tickets(
+    logged_in: Client, channel: factories.Channel, django_assert_max_num_queries: object
+) -> None:
+    for _ in range(3):
+        social_ticket(channel)
+    _count_list_queries(logged_in)  # the first request of a session also settles its MFA state
+    few = _count_list_queries(logged_in)
+    for _ in range(60):
+        social_ticket(channel)
+
+    many = _count_list_queries(logged_in)
+
+    assert many == few
+    with django_assert_max_num_queries(20):  # type: ignore[operator]
+        logged_in.get(reverse("inbox:list"))
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("status=pending", {"pending"}),
+        ("status=", {"open", "pending", "closed"}),
+        ("", {"open"}),
+    ],
+)
+def test_inbox_list_filters_by_status(
+    logged_in: Client, channel: factories.Channel, query: str, expected: set[str]
+) -> None:
+    refs = {}
+    for status in ("open", "pending", "closed"):
+        ticket = social_ticket(channel)
+        Ticket.objects.filter(pk=ticket.pk).update(status=status)
+        refs[status] = ticket.reference
+
+    html = logged_in.get(reverse("inbox:list") + "?" + query).content.decode()
+
+    assert {s for s, ref in refs.items() if ref in html} == expected
+
+
+def test_inbox_list_filters_mine_and_unassigned(
+    logged_in: Client, agent: factories.User, channel: factories.Channel
+) -> None:
+    mine = social_ticket(channel)
+    nobody = social_ticket(channel)
+    Ticket.objects.filter(pk=mine.pk).update(assignee=agent)
+
+    mine_html = logged_in.get(reverse("inbox:list") + "?assigned=mine").content.decode()
+    nobody_html = logged_in.get(reverse("inbox:list") + "?assigned=unassigned").content.decode()
+
+    assert mine.reference in mine_html
+    assert nobody.reference not in mine_html
+    assert nobody.reference in nobody_html
+    assert mine.reference not in nobody_html
+
+
+def test_inbox_list_filters_by_channel(logged_in: Client, team: factories.Team) -> None:
+    first = social_ticket(factories.make_channel(team=team))
+    other_channel = factories.make_channel(team=team, name="Other page")
+    second = social_ticket(other_channel)
+
+    html = logged_in.get(
+        reverse("inbox:list") + f"?channel={other_channel.public_id}"
+    ).content.decode()
+
+    assert second.reference in html
+    assert first.reference not in html
+
+
+@pytest.mark.parametrize("search", ["@MILA_V", "mila_v", "mila.vogt@example.invalid", "reference"])
+def test_inbox_search_finds_exact_reference_handle_or_email(
+    logged_in: Client, channel: factories.Channel, search: str
+) -> None:
+    target = social_ticket(channel)
+    add_blind_index(ticket=target, kind="email", value=EMAIL)
+    other = social_ticket(channel, handle="@someone_else", body="Nothing personal here")
+    if search == "reference":
+        search = target.reference.lower()
+
+    html = logged_in.get(reverse("inbox:list"), {"q": search}).content.decode()
+
+    assert target.reference in html
+    assert other.reference not in html
+
+
+def test_inbox_search_does_not_match_partial_handle(
+    logged_in: Client, channel: factories.Channel
+) -> None:
+    target = social_ticket(channel)
+
+    html = logged_in.get(reverse("inbox:list"), {"q": "mila"}).content.decode()
+
+    assert target.reference not in html
+
+
+def test_inbox_rows_fragment_has_rows_without_page_chrome(
+    logged_in: Client, channel: factories.Channel
+) -> None:
+    ticket = social_ticket(channel)
+
+    html = logged_in.get(reverse("inbox:rows")).content.decode()
+
+    assert ticket.reference in html
+    assert "<html" not in html
+    assert 'id="inbox-rows-body"' in html
+
+
+def test_inbox_list_paginates_with_keyset_cursor(
+    logged_in: Client, channel: factories.Channel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("inbox.selectors.INBOX_PAGE_SIZE", 2)
+    monkeypatch.setattr("inbox.selectors.inbox_page.__kwdefaults__", {"cursor": "", "limit": 2})
+    refs = [social_ticket(channel).reference for _ in range(5)]
+    newest_first = list(reversed(refs))
+    seen: list[str] = []
+    url = reverse("inbox:list")
+    for _ in range(3):
+        html = logged_in.get(url).content.decode()
+        seen += [r for r in newest_first if r in html]
+        match = re.search(r'href="\?([^"]*after=[^"]+)" rel="next"', html)
+        if not match:
+            break
+        url = reverse("inbox:list") + "?" + match.group(1).replace("&amp;", "&")
+
+    assert seen == newest_first
+
+
+# --- untrusted text ------------------------------------------------------------------------
+
+
+def test_hostile_name_and_message_render_escaped_without_controls(
+    logged_in: Client, channel: factories.Channel
+) -> None:
+    ticket = open_ticket(
+        team=channel.team, channel=channel, customer_handle="@e\u200bvil", customer_name=HOSTILE
+    )
+    add_message(ticket=ticket, kind="inbound", source="portal", body=HOSTILE)
+
+    for url in (reverse("inbox:list"), ticket.get_absolute_url()):
+        html = logged_in.get(url).content.decode()
+
+        assert "<script>alert" not in html
+        assert 'onerror="alert' not in html
+        assert 'href="javascript:' not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+        assert "\u202e" not in html
+        assert "\u200b" not in html
+        assert "<bdi" in html
+
+
+def test_pages_load_only_external_module_scripts(logged_in: Client, ticket: Ticket) -> None:
+    html = logged_in.get(ticket.get_absolute_url()).content.decode()
+
+    scripts = re.findall(r"<script[^>]*>", html)
+    assert scripts
+    assert all('src="' in s or 'type="application/json"' in s for s in scripts)
+    assert (
+        "unsafe-inline"
+        not in logged_in.get(reverse("inbox:list")).headers["Content-Security-Policy"]
+    )
+
+
+# --- the ticket page -----------------------------------------------------------------------
+
+
+def test_ticket_detail_shows_social_message_redacted_by_default(
+    logged_in: Client, channel: factories.Channel
+) -> None:
+    ticket = social_ticket(channel)
+
+    html = logged_in.get(ticket.get_absolute_url()).content.decode()
+
+    assert EMAIL not in html
+    assert "[EMAIL]" in html
+    assert "Reveal personal data" in html
+    assert "Unverified customer." in html
+
+
+def test_ticket_detail_marks_ticket_read(logged_in: Client, channel: factories.Channel) -> None:
+    ticket = social_ticket(channel)
+
+    logged_in.get(ticket.get_absolute_url())
+
+    ticket.refresh_from_db()
+    assert ticket.unread_for_agents is False
+
+
+def test_reveal_shows_values_and_writes_audit_event(
+    logged_in: Client, agent: factories.User, channel: factories.Channel
+) -> None:
+    ticket = social_ticket(channel)
+    message = Message.objects.get(ticket=ticket)
+
+    response = logged_in.post(
+        reverse("inbox:reveal", args=[ticket.public_id, message.public_id]),
+        HTTP_X_REQUESTED_WITH="fetch",
+    )
+
+    assert EMAIL in response.content.decode()
+    event = AuditEvent.objects.filter(purpose="reveal_personal_data").get()
+    assert event.actor_id == str(agent.pk)
+    assert event.ticket_public_id == ticket.public_id
+    assert f"message:{message.pk}" in event.data["objects"]
+
+
+def test_reveal_refuses_get(logged_in: Client, channel: factories.Channel) -> None:
+    ticket = social_ticket(channel)
+    message = Message.objects.get(ticket=ticket)
+
+    response = logged_in.get(reverse("inbox:reveal", args=[ticket.public_id, message.public_id]))
+
+    assert response.status_code == 405
+    assert not AuditEvent.objects.filter(purpose="reveal_personal_data").exists()
+
+
+def test_reveal_404_for_message_of_another_ticket(
+    logged_in: Client, channel: factories.Channel
+) -> None:
+    ticket = social_ticket(channel)
+    other = Message.objects.get(ticket=social_ticket(channel))
+
+    response = logged_in.post(reverse("inbox:reveal", args=[ticket.public_id, other.public_id]))
+
+    assert response.status_code == 404
+
+
+def test_reply_adds_outbound_message_to_secure_thread(
+    logged_in: Client, agent: factories.User, ticket: Ticket
+) -> None:
+    response = logged_in.post(
+        reverse("inbox:reply", args=[ticket.public_id]), {"reply-body": "We are on it."}
+    )
+
+    assert response.status_code == 303
+    message = Message.objects.get(ticket=ticket)
+    assert (message.kind, message.source, message.author_id) == ("outbound", "agent", agent.pk)
+
+
+def test_reply_refused_on_closed_ticket(logged_in: Client, ticket: Ticket) -> None:
+    Ticket.objects.filter(pk=ticket.pk).update(status=TicketStatus.CLOSED)
+
+    response = logged_in.post(
+        reverse("inbox:reply", args=[ticket.public_id]), {"reply-body": "Hello"}
+    )
+
+    assert response.status_code == 409
+    assert not Message.objects.filter(ticket=ticket).exists()
+
+
+def test_reply_with_same_idempotency_key_twice_creates_one_message(
+    logged_in: Client, ticket: Ticket
+) -> None:
+    data = {"reply-body": "Once", "reply-idempotency_key": "k-1"}
+    logged_in.post(reverse("inbox:reply", args=[ticket.public_id]), data)
+
+    with pytest.raises(Exception):  # noqa: B017, PT011 - the unique constraint refuses the copy
+        logged_in.post(reverse("inbox:reply", args=[ticket.public_id]), data)
+
+    assert Message.objects.filter(ticket=ticket).count() == 1
+
+
+def test_note_adds_note(logged_in: Client, ticket: Ticket) -> None:
+    logged_in.post(reverse("inbox:note", args=[ticket.public_id]), {"note-body": "Check order"})
+
+    assert Message.objects.get(ticket=ticket).kind == "note"
+
+
+def test_empty_reply_is_refused(logged_in: Client, ticket: Ticket) -> None:
+    response = logged_in.post(reverse("inbox:reply", args=[ticket.public_id]), {"reply-body": " "})
+
+    assert response.status_code == 400
+    assert not Message.objects.exists()
+
+
+def test_assign_to_team_member(logged_in: Client, team: factories.Team, ticket: Ticket) -> None:
+    colleague = factories.agent_of(team)
+
+    logged_in.post(reverse("inbox:assign", args=[ticket.public_id]), {"assignee": colleague.pk})
+
+    ticket.refresh_from_db()
+    assert ticket.assignee_id == colleague.pk
+
+
+def test_assign_refuses_user_outside_team(
+    logged_in: Client, ticket: Ticket, other_agent: factories.User
+) -> None:
+    response = logged_in.post(
+        reverse("inbox:assign", args=[ticket.public_id]), {"assignee": other_agent.pk}
+    )
+
+    assert response.status_code == 400
+    ticket.refresh_from_db()
+    assert ticket.assignee_id is None
+
+
+def test_status_change(logged_in: Client, ticket: Ticket) -> None:
+    logged_in.post(reverse("inbox:status", args=[ticket.public_id]), {"status": "solved"})
+
+    ticket.refresh_from_db()
+    assert ticket.status == "solved"
+
+
+def test_status_change_refuses_unknown_status(logged_in: Client, ticket: Ticket) -> None:
+    response = logged_in.post(
+        reverse("inbox:status", args=[ticket.public_id]), {"status": "deleted"}
+    )
+
+    assert response.status_code == 400
+
+
+def test_ticket_live_fragment_has_thread_and_side(logged_in: Client, ticket: Ticket) -> None:
+    html = logged_in.get(reverse("inbox:ticket_live", args=[ticket.public_id])).content.decode()
+
+    assert 'id="ticket-thread"' in html
+    assert 'id="ticket-side"' in html
+    assert "<html" not in html
+
+
+def test_ticket_page_lists_platform_actions_with_errors(logged_in: Client, ticket: Ticket) -> None:
+    ticket.actions.create(
+        channel=ticket.channel,
+        kind="public_reply",
+        target_external_id="555",
+        state="failed",
+        last_error_message="The platform refused the reply (code 187).",
+    )
+
+    html = logged_in.get(ticket.get_absolute_url()).content.decode()
+
+    assert "Public reply with the link" in html
+    assert "The platform refused the reply (code 187)." in html
+
+
+# --- canned replies ------------------------------------------------------------------------
+
+
+def test_canned_reply_create_and_list(logged_in: Client, team: factories.Team) -> None:
+    logged_in.post(
+        reverse("inbox:canned"),
+        {"team": str(team.public_id), "title": "Thanks", "body": "Thanks! Ref {ref}."},
+    )
+
+    assert CannedReply.objects.get(team=team).title == "Thanks"
+    assert "Thanks! Ref {ref}." in logged_in.get(reverse("inbox:canned")).content.decode()
+
+
+def test_canned_reply_for_foreign_team_is_404(logged_in: Client) -> None:
+    foreign = factories.TeamFactory()
+
+    response = logged_in.post(
+        reverse("inbox:canned"), {"team": str(foreign.public_id), "title": "x", "body": "y"}
+    )
+
+    assert response.status_code == 404
+    assert not CannedReply.objects.exists()
+
+
+def test_canned_reply_offered_on_ticket_page(
+    logged_in: Client, agent: factories.User, team: factories.Team, ticket: Ticket
+) -> None:
+    services.create_canned_reply(team=team, agent=agent, title="Greeting", body="Hello </script>")
+
+    html = logged_in.get(ticket.get_absolute_url()).content.decode()
+
+    assert "Greeting" in html
+    assert 'id="canned-data"' in html
+    assert "Hello </script>" not in html  # json_script escapes it
+
+
+# --- sign-in rules -------------------------------------------------------------------------
+
+
+def test_staff_without_device_is_sent_to_two_factor_setup(
+    client: Client, team: factories.Team
+) -> None:
+    admin = factories.agent_of(team, is_staff=True)
+    client.force_login(admin)
+
+    response = client.get(reverse("inbox:list"))
+
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith(reverse("inbox:otp_setup"))
+
+
+def test_team_admin_must_enrol_second_factor(client: Client, team: factories.Team) -> None:
+    admin = factories.agent_of(team, role=Role.ADMIN)
+    client.force_login(admin)
+
+    response = client.get(reverse("inbox:list"))
+
+    assert response.headers["Location"].startswith(reverse("inbox:otp_setup"))
+
+
+def test_agent_without_device_may_work_without_second_factor(logged_in: Client) -> None:
+    assert logged_in.get(reverse("inbox:list")).status_code == 200
+
+
+def test_otp_setup_shows_provisioning_uri_and_confirms_device(
+    client: Client, team: factories.Team
+) -> None:
+    admin = factories.agent_of(team, is_staff=True)
+    client.force_login(admin)
+
+    html = client.get(reverse("inbox:otp_setup")).content.decode()
+    assert "otpauth://totp/" in html
+    device = TOTPDevice.objects.get(user=admin)
+    token = f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
+    response = client.post(reverse("inbox:otp_setup"), {"token": token})
+
+    assert response.status_code == 302
+    device.refresh_from_db()
+    assert device.confirmed
+    assert client.get(reverse("inbox:list")).status_code == 200
+
+
+def test_otp_setup_rejects_wrong_code(client: Client, team: factories.Team) -> None:
+    admin = factories.agent_of(team, is_staff=True)
+    client.force_login(admin)
+    client.get(reverse("inbox:otp_setup"))
+
+    response = client.post(reverse("inbox:otp_setup"), {"token": "000000"})
+
+    assert response.status_code == 400
+    assert not TOTPDevice.objects.filter(user=admin, confirmed=True).exists()
+
+
+def test_agent_with_device_must_verify_after_password(
+    client: Client, agent: factories.User
+) -> None:
+    device = TOTPDevice.objects.create(user=agent, name="app", confirmed=True)
+    client.post(reverse("login"), {"username": agent.username, "password": "correct horse battery"})
+
+    assert (
+        client.get(reverse("inbox:list"))
+        .headers["Location"]
+        .startswith(reverse("inbox:otp_verify"))
+    )
+    token = f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
+    client.post(reverse("inbox:otp_verify"), {"token": token})
+    assert client.get(reverse("inbox:list")).status_code == 200
+
+
+def test_login_with_password_reaches_inbox(client: Client, agent: factories.User) -> None:
+    response = client.post(
+        reverse("login"), {"username": agent.username, "password": "correct horse battery"}
+    )
+
+    assert response.status_code == 302
+    assert client.get(reverse("inbox:list")).status_code == 200
+
+
+def test_session_ends_at_absolute_limit(logged_in: Client) -> None:
+    logged_in.get(reverse("inbox:list"))
+    session = logged_in.session
+    session[sessions.AUTH_AT_KEY] = time.time() - 12 * 3600 - 1
+    session.save()
+
+    response = logged_in.get(reverse("inbox:list"))
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == reverse("login")
+    assert logged_in.get(reverse("inbox:list")).status_code == 302
+
+
+def test_logout_ends_session(logged_in: Client) -> None:
+    logged_in.post(reverse("logout"))
+
+    assert logged_in.get(reverse("inbox:list")).status_code == 302
+
+
+def test_deactivated_agent_sees_no_tickets(
+    client: Client, agent: factories.User, ticket: Ticket
+) -> None:
+    client.force_login(agent)
+    Membership.objects.filter(user=agent).delete()
+
+    assert client.get(ticket.get_absolute_url()).status_code == 404
