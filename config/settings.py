@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "inbox.middleware.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -169,6 +170,7 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "poll-due-channels": {"task": "inbox.poll_due_channels", "schedule": 10.0},
     "sweep": {"task": "inbox.sweep", "schedule": 30.0},
+    "purge-expired": {"task": "inbox.purge_expired", "schedule": 24 * 60 * 60.0},
 }
 
 AUTH_PASSWORD_VALIDATORS = [

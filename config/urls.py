@@ -11,5 +11,7 @@ urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("dpo/", include("inbox.dpo_urls")),
+    path("", include("inbox.portal_urls")),
     path("", include("inbox.urls")),
 ]

@@ -64,3 +64,11 @@ def sweep() -> None:
         dispatch_process=lambda inbound_id: process_message.delay(inbound_id),
         dispatch_action=lambda action_id, reconcile: perform_action.delay(action_id, reconcile),
     )
+
+
+@shared_task(name="inbox.purge_expired", acks_late=True, soft_time_limit=3000, time_limit=3300)
+def purge_expired() -> None:
+    """Daily retention purge (Celery beat). Batches commit one by one, so a rerun resumes."""
+    from inbox.services import gdpr  # appended task: imports above belong to the pipeline's owner
+
+    gdpr.purge_expired()

@@ -2,7 +2,9 @@
 
 from inbox.models.audit import AuditEvent, AuditHead
 from inbox.models.canned import CannedReply
+from inbox.models.gdpr import SubjectExport
 from inbox.models.org import Membership, Role, Team
+from inbox.models.portal import ContactMessage, PortalContact, PortalGrant
 from inbox.models.social import (
     Channel,
     ChannelKey,
@@ -40,6 +42,7 @@ __all__ = [
     "ChannelKey",
     "ChannelPolicy",
     "ChannelStatus",
+    "ContactMessage",
     "InboundMessage",
     "InboundStatus",
     "ItemKind",
@@ -52,9 +55,12 @@ __all__ = [
     "OutboxState",
     "Platform",
     "PolicyMode",
+    "PortalContact",
+    "PortalGrant",
     "PortalSecret",
     "Role",
     "SecretKind",
+    "SubjectExport",
     "Team",
     "Ticket",
     "TicketKey",

@@ -26,6 +26,7 @@ from inbox.models import (
     Ticket,
     TicketStatus,
 )
+from inbox.services import portal
 from inbox.services.threads import add_message
 
 logger = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ def send_reply(
         author=agent,
         idempotency_key=idempotency_key,
     )
+    portal.notify_customer_of_reply(message=message)
     logger.info("reply added ticket=%s message=%s agent=%s", ticket.pk, message.pk, agent.pk)
     return message
 
@@ -151,6 +153,11 @@ def set_status(*, ticket: Ticket, agent: AbstractBaseUser, status: str) -> Ticke
     ticket.status = status
     ticket.closed_at = timezone.now() if status == TicketStatus.CLOSED else None
     ticket.save(update_fields=["status", "closed_at"])
+    if status == TicketStatus.CLOSED:
+        # A closed conversation takes no more reading links, sessions or open sockets.
+        portal.revoke_portal_access(
+            ticket=ticket, actor=audit.Actor.user(agent.pk), reason="ticket_closed"
+        )
     audit.record(
         actor=audit.Actor.user(agent.pk),
         action="ticket.status",

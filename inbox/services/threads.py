@@ -20,6 +20,7 @@ from inbox.models import (
     Ticket,
     TicketStatus,
 )
+from inbox.services.subjects import index_findings
 
 logger = logging.getLogger(__name__)
 
@@ -162,6 +163,9 @@ def add_message(
     )
     message.body_ciphertext = vault.encrypt(ticket, message, "body", body)
     message.save()
+    if kind == MessageKind.INBOUND and verified and findings:
+        # The author's e-mail and phone as blind indexes, so a DPO can find the subject.
+        index_findings(ticket=ticket, body=body, findings=findings)
 
     now = timezone.now()
     fields = ["last_activity_at"]

@@ -1,0 +1,499 @@
+"""Customer portal writes (SECURITY-DESIGN.md §1): exchange secrets for a session on one ticket,
+add customer and drop-box messages, magic links for e-mail contacts, reply notices, revocation
+and rate limits.
+
+Callers resolve access through ``inbox.portal_selectors`` first. Nothing here logs text,
+addresses or secrets: ids, kinds and counts only.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.sessions.backends.base import SessionBase
+from django.core.cache import cache
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
+
+import redaction
+from inbox import audit, events, portal_selectors, vault
+from inbox.exceptions import HavenError, LinkExpired, TicketClosed, TicketNotFound
+from inbox.models import (
+    ContactMessage,
+    Message,
+    MessageKind,
+    MessageSource,
+    PortalContact,
+    PortalGrant,
+    PortalSecret,
+    SecretKind,
+    Ticket,
+)
+from inbox.services import secrets as portal_secrets
+from inbox.services.threads import FindingMeta, add_message
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_LENGTH = 10_000
+MAGIC_TTL = timedelta(hours=24)
+SESSION_LIFETIME = timedelta(seconds=portal_selectors.ABSOLUTE_SECONDS)
+LAST_FAILED_KEY = "haven_portal_failed"
+_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,60}$")
+_EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}$")
+
+
+class PortalRateLimited(HavenError):
+    code = "rate_limited"
+    message = _("Too many attempts. Please wait a few minutes and try again.")
+    status = 429
+
+
+class EmptyCustomerMessage(HavenError):
+    code = "empty_message"
+    message = _("Write a message before sending.")
+    status = 400
+
+
+class InvalidEmail(HavenError):
+    code = "invalid_email"
+    message = _("Enter a valid e-mail address, or leave the field empty.")
+    status = 400
+
+
+# --- rate limits ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    count: int
+    seconds: int
+
+
+# (per IP, per ticket, global) for each portal entry point. Per-ticket buckets count only
+# requests whose ticket is known (a live or dead secret of that ticket).
+LIMITS: dict[str, tuple[Limit, Limit, Limit]] = {
+    "drop": (Limit(30, 600), Limit(60, 3600), Limit(2000, 60)),
+    "read": (Limit(30, 600), Limit(30, 3600), Limit(2000, 60)),
+    "exchange": (Limit(10, 600), Limit(10, 3600), Limit(600, 60)),
+    "thread": (Limit(120, 600), Limit(120, 600), Limit(5000, 60)),
+    "new_link": (Limit(5, 3600), Limit(3, 3600), Limit(200, 60)),
+    # E-mails a stranger can trigger through the public drop box, to any address.
+    "mail": (Limit(5, 3600), Limit(5, 3600), Limit(300, 60)),
+}
+
+
+def _bucket(name: str, limit: Limit) -> None:
+    key = f"haven:rl:{name}:{int(timezone.now().timestamp()) // limit.seconds}"
+    if cache.add(key, 1, timeout=limit.seconds + 1):
+        count = 1
+    else:
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.add(key, 1, timeout=limit.seconds + 1)
+            count = 1
+    if count > limit.count:
+        logger.warning("portal rate limit hit bucket=%s", name.split(":")[0])
+        raise PortalRateLimited(f"rate limit {name.split(':')[0]}")
+
+
+def check_rate(*, scope: str, ip: str) -> None:
+    """Count one request of ``scope`` globally and per IP; raise PortalRateLimited past either.
+
+    Fixed windows in Django's cache (Redis in production, shared by every process). The IP is
+    kept only as a peppered hash.
+    """
+    per_ip, _per_ticket, overall = LIMITS[scope]
+    _bucket(f"{scope}:all", overall)
+    _bucket(f"{scope}:ip:{vault.secret_hash('ratelimit-ip', ip)[:32]}", per_ip)
+
+
+def check_ticket_rate(*, scope: str, ticket_id: int | None) -> None:
+    """Count one request of ``scope`` against its ticket, once the ticket is known."""
+    if ticket_id is not None:
+        _bucket(f"{scope}:ticket:{ticket_id}", LIMITS[scope][1])
+
+
+# --- sessions ------------------------------------------------------------------------------
+
+
+def _start_session(session: SessionBase, grant: PortalGrant) -> None:
+    # A new key: whatever id the browser had before the exchange is worthless afterwards.
+    session.cycle_key()
+    session.pop(LAST_FAILED_KEY, None)
+    session[portal_selectors.SESSION_KEY] = {
+        "grant": str(grant.public_id),
+        "seen": timezone.now().timestamp(),
+    }
+
+
+def _consume(kind: str, secret: str) -> PortalSecret | None:
+    """Mark an unused, unrevoked, unexpired secret used, exactly once, in one UPDATE."""
+    digest = vault.secret_hash(kind, secret)
+    now = timezone.now()
+    updated = PortalSecret.objects.filter(
+        secret_hash=digest,
+        kind=kind,
+        used_at__isnull=True,
+        revoked_at__isnull=True,
+        expires_at__gt=now,
+        ticket__isnull=False,
+    ).update(used_at=now)
+    if updated != 1:
+        return None
+    return PortalSecret.objects.select_related("ticket").get(secret_hash=digest)
+
+
+@transaction.atomic
+def exchange_read_secret(*, session: SessionBase, secret: str) -> Ticket:
+    """Trade a private read secret for a portal session on its ticket, once.
+
+    Rotates the session key. Raises LinkExpired for unknown, expired, used and revoked
+    secrets alike, and for closed tickets.
+    """
+    return _exchange(session=session, kind=SecretKind.READ, secret=secret)
+
+
+@transaction.atomic
+def exchange_magic_link(*, session: SessionBase, secret: str) -> Ticket:
+    """Trade an e-mail magic link for a session as that e-mail contact (not the author)."""
+    return _exchange(session=session, kind=SecretKind.MAGIC, secret=secret)
+
+
+def _exchange(*, session: SessionBase, kind: str, secret: str) -> Ticket:
+    consumed = _consume(kind, secret) if secret else None
+    if consumed is None or consumed.ticket is None or consumed.ticket.is_closed:
+        session[LAST_FAILED_KEY] = vault.secret_hash(kind, secret or "-")
+        raise LinkExpired(f"{kind} secret not exchangeable")
+    ticket = consumed.ticket
+    contact = None
+    if kind == SecretKind.MAGIC:
+        contact = _contact_for_magic(consumed)
+        if contact is None:
+            raise LinkExpired("magic link without a contact")
+        if contact.verified_at is None:
+            contact.verified_at = timezone.now()
+            contact.save(update_fields=["verified_at"])
+    grant = PortalGrant.objects.create(
+        ticket=ticket, contact=contact, expires_at=timezone.now() + SESSION_LIFETIME
+    )
+    _start_session(session, grant)
+    audit.record(
+        actor=audit.Actor.customer(ticket.public_id),
+        action="secret.exchange",
+        object_type="ticket",
+        object_id=ticket.public_id,
+        ticket_public_id=ticket.public_id,
+        data={"kind": kind, "grant": str(grant.public_id), "contact": contact is not None},
+    )
+    logger.info("portal secret exchanged ticket=%s kind=%s grant=%s", ticket.pk, kind, grant.pk)
+    return ticket
+
+
+def _contact_for_magic(secret: PortalSecret) -> PortalContact | None:
+    assert secret.ticket is not None  # noqa: S101 - checked by the caller
+    email = vault.decrypt(secret.ticket, secret, "contact", secret.contact_ciphertext)
+    if not email:
+        return None
+    return PortalContact.objects.filter(
+        ticket=secret.ticket, email_digest=vault.blind_index("email", email)
+    ).first()
+
+
+def end_session(*, session: SessionBase) -> None:
+    session.pop(portal_selectors.SESSION_KEY, None)
+
+
+# --- messages ------------------------------------------------------------------------------
+
+
+def _clean(body: str) -> str:
+    body = body.replace("\x00", "").strip()
+    if not body or len(body) > MAX_BODY_LENGTH:
+        raise EmptyCustomerMessage("empty or too long")
+    return body
+
+
+def _key(idempotency_key: str | None) -> str | None:
+    if idempotency_key and _KEY_RE.match(idempotency_key):
+        return f"portal:{idempotency_key}"
+    return None
+
+
+def _findings(body: str) -> list[FindingMeta]:
+    return [
+        {"entity": f.entity, "start": f.start, "end": f.end, "score": round(f.score, 3)}
+        for f in redaction.scan(body)
+    ]
+
+
+def _add_customer_message(
+    *,
+    ticket: Ticket,
+    body: str,
+    source: str,
+    verified: bool,
+    idempotency_key: str | None,
+    contact: PortalContact | None,
+) -> Message:
+    if ticket.is_closed:
+        raise TicketClosed(f"ticket {ticket.pk} is closed")
+    body = _clean(body)
+    key = _key(idempotency_key)
+    if key is not None:
+        existing = portal_selectors.existing_message(ticket=ticket, idempotency_key=key)
+        if existing is not None:
+            return existing
+    try:
+        with transaction.atomic():
+            message = add_message(
+                ticket=ticket,
+                kind=MessageKind.INBOUND,
+                source=source,
+                body=body,
+                findings=_findings(body),
+                verified=verified,
+                idempotency_key=key,
+            )
+            if contact is not None:
+                ContactMessage.objects.create(message=message, contact=contact)
+    except IntegrityError:
+        # A concurrent double submit won the race: its message is the one.
+        existing = portal_selectors.existing_message(ticket=ticket, idempotency_key=key or "")
+        if existing is None:
+            raise
+        return existing
+    logger.info(
+        "customer message added ticket=%s message=%s source=%s", ticket.pk, message.pk, source
+    )
+    return message
+
+
+@transaction.atomic
+def add_customer_message(
+    *, access: portal_selectors.PortalAccess, body: str, idempotency_key: str | None
+) -> Message:
+    """A message from a portal session. The same client key twice makes one message.
+
+    Raises TicketClosed, EmptyCustomerMessage. Broadcasts on commit (via add_message).
+    """
+    return _add_customer_message(
+        ticket=access.ticket,
+        body=body,
+        source=MessageSource.PORTAL,
+        verified=access.contact is None,
+        idempotency_key=idempotency_key,
+        contact=access.contact,
+    )
+
+
+@transaction.atomic
+def add_drop_message(
+    *,
+    ticket: Ticket,
+    body: str,
+    idempotency_key: str | None,
+    email: str = "",
+    language: str = "",
+) -> Message:
+    """A message through the public drop box: shown to agents as unverified.
+
+    With an e-mail address, it belongs to that (not yet proven) contact, and a magic link is
+    mailed to the address on commit.
+    """
+    contact = _contact(ticket=ticket, email=email, language=language) if email else None
+    message = _add_customer_message(
+        ticket=ticket,
+        body=body,
+        source=MessageSource.DROP,
+        verified=False,
+        idempotency_key=idempotency_key,
+        contact=contact,
+    )
+    if contact is not None:
+        _send_magic_link(ticket=ticket, contact=contact, email=email, reason="confirm")
+    return message
+
+
+def _contact(*, ticket: Ticket, email: str, language: str) -> PortalContact:
+    email = email.strip()
+    if not _EMAIL_RE.match(email):
+        raise InvalidEmail("malformed address")
+    digest = vault.blind_index("email", email)
+    contact = PortalContact.objects.filter(ticket=ticket, email_digest=digest).first()
+    if contact is not None:
+        return contact
+    contact = PortalContact(ticket=ticket, email_digest=digest, language=language[:8])
+    contact.email_ciphertext = vault.encrypt(ticket, contact, "email", email)
+    contact.save()
+    return contact
+
+
+def _send_magic_link(*, ticket: Ticket, contact: PortalContact, email: str, reason: str) -> None:
+    secret = portal_secrets.issue_secret(ticket=ticket, kind=SecretKind.MAGIC, ttl=MAGIC_TTL)
+    row = PortalSecret.objects.get(secret_hash=vault.secret_hash(SecretKind.MAGIC, secret))
+    row.contact_ciphertext = vault.encrypt(ticket, row, "contact", email)
+    row.save(update_fields=["contact_ciphertext"])
+    link = f"{settings.HAVEN_BASE_URL}/m/#t={secret}"
+    reference = ticket.reference
+    language = contact.language or "en"
+    contact_id = contact.pk
+
+    def deliver() -> None:
+        _mail(
+            to=email,
+            template=f"portal/email/{reason}",
+            context={"link": link, "reference": reference},
+            language=language,
+        )
+        logger.info("portal mail sent contact=%s reason=%s", contact_id, reason)
+
+    transaction.on_commit(deliver)
+
+
+def _mail(*, to: str, template: str, context: dict[str, str], language: str) -> None:
+    with translation.override(language):
+        context = {**context, "organisation": settings.HAVEN_ORGANISATION_NAME}
+        subject = render_to_string(f"{template}_subject.txt", context).strip()
+        body = render_to_string(f"{template}.txt", context)
+    try:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to])
+    except Exception:
+        logger.exception("portal mail failed template=%s", template.rsplit("/", 1)[-1])
+
+
+# --- replies to e-mail contacts and reply notices -------------------------------------------
+
+
+@transaction.atomic
+def send_reply_to_contact(
+    *, ticket: Ticket, agent: AbstractBaseUser, contact: PortalContact, body: str
+) -> Message:
+    """An agent reply addressed to one e-mail contact: only that contact reads it.
+
+    The agent reply service e-mails the contact a notice (without the text) on commit.
+    """
+    from inbox.services.agent import send_reply  # agent.py imports this module
+
+    if contact.ticket_id != ticket.pk:
+        raise TicketNotFound(f"contact {contact.pk} is not on ticket {ticket.pk}")
+    message = send_reply(ticket=ticket, agent=agent, body=body)
+    ContactMessage.objects.create(message=message, contact=contact)
+    return message
+
+
+def notify_customer_of_reply(*, message: Message) -> None:
+    """After commit, e-mail the contact a reply is addressed to: no message text, only a fresh
+    magic link. Replies to the social author reach them through the portal and its socket."""
+    message_id = message.pk
+    transaction.on_commit(lambda: _notify(message_id))
+
+
+def _notify(message_id: int) -> None:
+    link = (
+        ContactMessage.objects.select_related("contact", "message__ticket")
+        .filter(message_id=message_id, contact__verified_at__isnull=False)
+        .first()
+    )
+    if link is None:
+        return
+    ticket = link.message.ticket
+    contact = link.contact
+    email = vault.decrypt(ticket, contact, "email", contact.email_ciphertext)
+    if not email or ticket.is_closed:
+        return
+    with transaction.atomic():
+        _send_magic_link(ticket=ticket, contact=contact, email=email, reason="reply")
+
+
+# --- asking for a new link and revoking -----------------------------------------------------
+
+
+@transaction.atomic
+def request_new_link(*, session: SessionBase) -> None:
+    """The customer's link or session failed: tell the team, or re-mail an e-mail contact.
+
+    Uses the last failed secret of this browser, else its ended portal session. Does the same
+    visible nothing when neither is known, so the answer is no oracle.
+    """
+    digest = session.pop(LAST_FAILED_KEY, None)
+    secret = portal_selectors.secret_by_hash(secret_hash=str(digest)) if digest else None
+    contact: PortalContact | None = None
+    if secret is not None and secret.ticket is not None:
+        ticket = secret.ticket
+        kind = secret.kind
+        if kind == SecretKind.MAGIC:
+            contact = _contact_for_magic(secret)
+    else:
+        ended = portal_selectors.ended_grant_ticket(session=session)
+        if ended is None:
+            return
+        ticket, contact = ended
+        kind = SecretKind.MAGIC if contact is not None else SecretKind.READ
+    end_session(session=session)
+    if ticket.is_closed:
+        return
+    try:
+        check_ticket_rate(scope="new_link", ticket_id=ticket.pk)
+    except PortalRateLimited:
+        return  # silently: a different answer would tell that the link was real
+    if contact is not None:
+        email = vault.decrypt(ticket, contact, "email", contact.email_ciphertext)
+        if email:
+            _send_magic_link(ticket=ticket, contact=contact, email=email, reason="confirm")
+    else:
+        with translation.override(ticket.language or settings.LANGUAGE_CODE):
+            text = str(
+                _(
+                    "The customer opened an expired or used private link and asked for a new "
+                    "one. Send it through the platform's private channel."
+                )
+            )
+        add_message(ticket=ticket, kind=MessageKind.NOTE, source=MessageSource.PORTAL, body=text)
+    audit.record(
+        actor=audit.Actor.customer(ticket.public_id),
+        action="secret.request_new",
+        object_type="ticket",
+        object_id=ticket.public_id,
+        ticket_public_id=ticket.public_id,
+        data={"kind": kind},
+    )
+    logger.info("new portal link requested ticket=%s kind=%s", ticket.pk, kind)
+
+
+@transaction.atomic
+def revoke_portal_access(*, ticket: Ticket, actor: audit.Actor, reason: str = "revoked") -> int:
+    """Revoke the ticket's read and magic secrets and end every portal session on it; open
+    sockets are closed on commit. Returns how many sessions ended."""
+    portal_secrets.revoke_ticket_secrets(ticket=ticket, kinds=(SecretKind.READ, SecretKind.MAGIC))
+    ended = PortalGrant.objects.filter(ticket=ticket, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    events.broadcast_on_commit(
+        events.ticket_customer_group(ticket.public_id),
+        events.access_revoked(ticket_public_id=ticket.public_id),
+    )
+    audit.record(
+        actor=actor,
+        action="portal.revoke",
+        object_type="ticket",
+        object_id=ticket.public_id,
+        ticket_public_id=ticket.public_id,
+        data={"sessions": ended, "reason": reason},
+    )
+    logger.info("portal access revoked ticket=%s sessions=%s", ticket.pk, ended)
+    return ended
+
+
+def new_idempotency_key() -> str:
+    return uuid.UUID(bytes=secrets.token_bytes(16)).hex
