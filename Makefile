@@ -46,6 +46,8 @@ lint: $(STAMP) $(KEYS)
 
 bench: $(STAMP) $(KEYS)
 	$(BIN)/python bench/vault.py
+	$(BIN)/python bench/pii/run_bench.py
+	$(BIN)/python bench/connectors.py
 
 clean:
 	rm -rf $(VENV) .staticfiles .mypy_cache .ruff_cache .test-haven.sqlite3*

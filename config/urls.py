@@ -12,6 +12,7 @@ urlpatterns = [
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("dpo/", include("inbox.dpo_urls")),
+    path("channels/", include("inbox.channel_admin_urls")),
     path("", include("inbox.portal_urls")),
     path("", include("inbox.urls")),
 ]

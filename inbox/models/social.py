@@ -215,6 +215,8 @@ class InboundMessage(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "received_at"], name="inbound_pending_idx"),
+            # Subject access and erasure find a person's items by platform author id.
+            models.Index(fields=["channel", "author_external_id"], name="inbound_author_idx"),
         ]
 
     def __str__(self) -> str:

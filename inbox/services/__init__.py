@@ -3,7 +3,11 @@
 - ``channels``: connecting social accounts, credentials, terms review, switching on and off.
 - ``agent``: what agents do to a ticket (reply, note, assign, status, read); canned replies.
 - ``threads``: opening tickets and adding encrypted messages (used by every other area).
-- ``pipeline``: ingest, process, perform outbox actions, poll, sweep (DESIGN's flow).
+- ``secrets``: portal secrets (issued, hashed, revoked); ``portal``: the customer's side.
+- ``pipeline``: ingest, process, perform outbox actions, poll, sweep (DESIGN's flow), built
+  from ``connectors``, ``ingest``, ``processing``, ``outbox`` and ``polling``.
+- ``gdpr``: retention, subjects, export, erasure, records (``retention``, ``subjects``,
+  ``exports``, ``erasure``, ``records``).
 """
 
 from inbox.services.agent import (

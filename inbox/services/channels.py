@@ -3,14 +3,35 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy_text
+from django.utils.translation import gettext_noop
 
-from inbox import audit, vault
-from inbox.exceptions import TermsNotReviewed
-from inbox.models import Channel, ChannelPolicy, ChannelStatus, Team
+import redaction
+from channels_bridge.errors import (
+    AuthExpired,
+    BridgeError,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    TransientError,
+)
+from channels_bridge.facebook import FACEBOOK_CAPABILITIES
+from channels_bridge.items import Capabilities, ConnectionReport
+from channels_bridge.items import ItemKind as BridgeKind
+from channels_bridge.x import X_CAPABILITIES
+from inbox import audit, policies, vault
+from inbox.exceptions import HavenError, TermsNotReviewed
+from inbox.models import Channel, ChannelPolicy, ChannelStatus, Platform, PolicyMode, Team
+from inbox.services import retention
+from inbox.services.connectors import connector_for
 
 logger = logging.getLogger(__name__)
 
@@ -124,3 +145,302 @@ def pause_channel(*, channel: Channel, paused_by: AbstractBaseUser | None) -> Ch
         object_id=channel.public_id,
     )
     return channel
+
+
+# --- admin pages: connection check, policy edits, preview ------------------------------------
+
+
+class StepUpRequired(HavenError):
+    """A destructive change needs the admin's password from the last five minutes."""
+
+    code = "step_up_required"
+    message = _lazy_text(
+        "Enter your password again: this change needs a sign-in from the last five minutes."
+    )
+    status = 403
+
+
+# Fields of ChannelPolicy the policy editor may change (retention goes through retention.py).
+POLICY_FIELDS = (
+    "mode",
+    "trigger_labels",
+    "min_score",
+    "hide_original",
+    "send_private_link",
+    "reply_templates",
+    "x_reply_style",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyChanges:
+    """What the policy editor submitted: every editable value, changed or not."""
+
+    mode: str
+    trigger_labels: tuple[str, ...]
+    min_score: float
+    hide_original: bool
+    send_private_link: bool
+    reply_templates: dict[str, str]
+    x_reply_style: str
+    retention_days: int
+    poll_interval_seconds: int
+
+
+def destructive_changes(*, channel: Channel, changes: PolicyChanges) -> tuple[str, ...]:
+    """The changes that need a step-up: redirect switched off, or a shorter retention."""
+    policy = channel.policy
+    found: list[str] = []
+    if changes.mode == PolicyMode.OBSERVE and policy.mode != PolicyMode.OBSERVE:
+        found.append("mode")
+    if changes.retention_days != target_retention_days(policy) and (
+        changes.retention_days < retention.effective_retention_days(policy)
+    ):
+        found.append("retention_days")
+    return tuple(found)
+
+
+def target_retention_days(policy: ChannelPolicy) -> int:
+    """The retention the admin last chose: a scheduled shorter value, else the one in force."""
+    if policy.pending_retention_days is not None:
+        return policy.pending_retention_days
+    return retention.effective_retention_days(policy)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyUpdate:
+    policy: ChannelPolicy
+    changed: tuple[str, ...]
+    retention: retention.RetentionChange | None
+
+
+@transaction.atomic
+def update_policy(
+    *,
+    channel: Channel,
+    changes: PolicyChanges,
+    changed_by: AbstractBaseUser,
+    stepped_up: bool,
+) -> PolicyUpdate:
+    """Apply the policy editor's values. Audits the changed field names, never their values.
+
+    A shorter retention is scheduled (it applies after the grace period, see retention.py).
+    Raises StepUpRequired for a destructive change (redirect off, shorter retention) unless the
+    caller checked a fresh step-up; ValidationError for invalid values.
+    """
+    channel = (
+        Channel.objects.select_for_update(of=("self",)).select_related("policy").get(pk=channel.pk)
+    )
+    if destructive_changes(channel=channel, changes=changes) and not stepped_up:
+        raise StepUpRequired(f"channel {channel.pk} destructive policy change without step-up")
+    policy = channel.policy
+    changed: list[str] = []
+    for name in POLICY_FIELDS:
+        value: object = getattr(changes, name)
+        if name == "trigger_labels":
+            value = sorted(set(changes.trigger_labels))
+        if getattr(policy, name) != value:
+            setattr(policy, name, value)
+            changed.append(name)
+    for language_style, template in changes.reply_templates.items():
+        style = language_style.split(":", 1)[0]
+        problems = policies.validate_template(template, style)
+        if problems:
+            raise ValidationError({"reply_templates": problems})
+    if changed:
+        policy.full_clean()
+        policy.save(update_fields=[*changed, "updated_at"])
+    if channel.poll_interval_seconds != changes.poll_interval_seconds:
+        channel.poll_interval_seconds = changes.poll_interval_seconds
+        channel.full_clean(exclude=["credentials_ciphertext"])
+        channel.save(update_fields=["poll_interval_seconds"])
+        changed.append("poll_interval_seconds")
+    retention_change = None
+    if changes.retention_days != target_retention_days(policy):
+        retention_change = retention.change_retention(
+            channel=channel,
+            days=changes.retention_days,
+            actor=audit.Actor.user(changed_by.pk),
+        )
+        changed.append("retention_days")
+        policy.refresh_from_db()
+    if changed:
+        audit.record(
+            actor=audit.Actor.user(changed_by.pk),
+            action="policy.update",
+            object_type="channel",
+            object_id=channel.public_id,
+            data={"fields": changed, "stepped_up": stepped_up},
+        )
+        logger.info("policy updated channel=%s fields=%s", channel.pk, ",".join(changed))
+    return PolicyUpdate(policy=policy, changed=tuple(changed), retention=retention_change)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionCheck:
+    """What "test connection" found: the report, or a user-safe error and its code."""
+
+    ok: bool
+    report: ConnectionReport | None = None
+    error_code: str = ""
+    error_message: str = ""
+
+
+# Translated when shown (gettext at call time).
+_CHECK_ERRORS: dict[type[BridgeError], str] = {
+    AuthExpired: gettext_noop("The platform refused the token: it expired or was revoked."),
+    PermissionDenied: gettext_noop("The token lacks a permission the platform asked for."),
+    RateLimited: gettext_noop("The platform is rate-limiting this account. Try again later."),
+    NotFound: gettext_noop("The platform does not know this account id."),
+    TransientError: gettext_noop("The platform did not answer in time. Try again in a minute."),
+}
+
+
+def check_channel_connection(*, channel: Channel, checked_by: AbstractBaseUser) -> ConnectionCheck:
+    """Call the platform with the channel's credentials and report what the token may do.
+
+    Network I/O; writes only the audit event (ids and the outcome code).
+    """
+    try:
+        report = connector_for(channel).check_connection()
+    except BridgeError as exc:
+        code = type(exc).__name__
+        message = next(
+            (_(text) for kind, text in _CHECK_ERRORS.items() if isinstance(exc, kind)),
+            str(_("The platform answered with an error. Check the credentials and try again.")),
+        )
+        check = ConnectionCheck(ok=False, error_code=code, error_message=message)
+    except ValueError:
+        check = ConnectionCheck(
+            ok=False,
+            error_code="incomplete_credentials",
+            error_message=str(_("The stored credentials are incomplete. Enter them again.")),
+        )
+    else:
+        check = ConnectionCheck(ok=True, report=report)
+        if report.account_id != channel.external_account_id:
+            check = ConnectionCheck(
+                ok=True,
+                report=replace(
+                    report,
+                    warnings=(
+                        *report.warnings,
+                        str(_("The token acts as another account than this channel's id.")),
+                    ),
+                ),
+            )
+    audit.record(
+        actor=audit.Actor.user(checked_by.pk),
+        action="channel.connection_checked",
+        object_type="channel",
+        object_id=channel.public_id,
+        data={"ok": check.ok, "error": check.error_code},
+    )
+    logger.info(
+        "channel connection checked channel=%s ok=%s error=%s",
+        channel.pk,
+        check.ok,
+        check.error_code,
+    )
+    return check
+
+
+_PLATFORM_CAPABILITIES: dict[str, Mapping[BridgeKind, Capabilities]] = {
+    Platform.X: X_CAPABILITIES,
+    Platform.FACEBOOK: FACEBOOK_CAPABILITIES,
+}
+PREVIEW_LINK = "https://haven.example/s/PREVIEW"
+PREVIEW_REF = "HV-PREVIEW"
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewFinding:
+    entity: str
+    start: int
+    end: int
+    score: float
+    # The matched text, for the admin's page only: never stored, logged or audited.
+    value: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    findings: tuple[PreviewFinding, ...]
+    decision: policies.Decision
+    language: str
+    reply_text: str
+    reply_style: str
+    template_problems: tuple[str, ...]
+    reply_cost_usd: float = 0.0
+    private_cost_usd: float = 0.0
+
+
+def preview_policy(
+    *,
+    channel: Channel,
+    policy: policies.PolicyView,
+    templates: dict[str, str],
+    support_cues: tuple[str, ...],
+    sample: str,
+    kind: str,
+) -> Preview:
+    """What the pipeline would do with ``sample`` under ``policy`` (saved or not).
+
+    Pure apart from scanning: stores, logs and audits nothing, and calls no platform. Uses the
+    platform's per-kind capabilities and a placeholder link and reference.
+    """
+    found = redaction.scan(sample)
+    caps = _PLATFORM_CAPABILITIES[channel.platform].get(BridgeKind(kind))
+    if caps is None:
+        caps = Capabilities(reply_publicly=False, hide=False, send_private=False)
+    allowed = policies.Allowed(
+        reply_publicly=caps.reply_publicly,
+        hide=caps.hide,
+        send_private=caps.send_private,
+        reply_cost_usd=caps.reply_cost_usd or 0.0,
+        reply_url_cost_usd=caps.reply_url_cost_usd or caps.reply_cost_usd or 0.0,
+        private_cost_usd=caps.private_cost_usd or 0.0,
+    )
+    facts = policies.ItemFacts(
+        platform=channel.platform,
+        kind=kind,
+        support_cue=policies.find_support_cue(sample, support_cues),
+    )
+    decision = policies.decide(
+        policy, [policies.FindingView(f.entity, f.score) for f in found], facts, allowed
+    )
+    language = policies.guess_language(sample)
+    template = policies.template_for(templates, decision.reply_style, language)
+    problems = tuple(policies.validate_template(template, decision.reply_style))
+    reply = (
+        policies.render_reply(template, link=PREVIEW_LINK, ref=PREVIEW_REF)
+        if decision.public_reply
+        else ""
+    )
+    return Preview(
+        findings=tuple(
+            PreviewFinding(
+                entity=str(f.entity),
+                start=f.start,
+                end=f.end,
+                score=round(f.score, 3),
+                value=sample[f.start : f.end],
+            )
+            for f in found
+        ),
+        decision=decision,
+        language=language,
+        reply_text=reply,
+        reply_style=decision.reply_style,
+        template_problems=problems,
+        reply_cost_usd=(
+            (
+                allowed.reply_url_cost_usd
+                if decision.reply_style == policies.STYLE_LINK
+                else allowed.reply_cost_usd
+            )
+            if decision.public_reply
+            else 0.0
+        ),
+        private_cost_usd=allowed.private_cost_usd if decision.send_private else 0.0,
+    )

@@ -9,6 +9,7 @@ import threading
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from channels_bridge import registry
@@ -129,7 +130,9 @@ def _notify_admins_reauth(channel: Channel) -> None:
         message=(
             f'The {channel.get_platform_display()} channel "{channel.name}" stopped because its '
             "access token expired or was revoked. Nothing is lost: enter new credentials in "
-            f"Haven ({settings.HAVEN_BASE_URL}/admin/) and polling resumes where it stopped."
+            f"Haven ({settings.HAVEN_BASE_URL}"
+            f"{reverse('channel_admin:credentials', kwargs={'channel_ref': channel.public_id})}) "
+            "and polling resumes where it stopped."
         ),
         from_email=None,
         recipient_list=recipients,

@@ -340,6 +340,7 @@ def test_auth_expired_marks_channel_notifies_admins_once_and_resumes(
     assert x_channel.status == ChannelStatus.NEEDS_REAUTH
     assert len(mail.outbox) == 1
     assert "re-authorisation" in mail.outbox[0].subject
+    assert f"/channels/{x_channel.public_id}/credentials/" in mail.outbox[0].body
     assert not InboundMessage.objects.exists()
 
     simulator.sim.renew_tokens("x")

@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections, transaction
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 
 from channels_bridge.simulator import RunningSimulator, start_simulator
 from inbox import services
@@ -62,6 +63,11 @@ class Command(BaseCommand):
         self.stdout.write(f"  Admin:      {base}/admin/")
         for username, password in passwords.items():
             self.stdout.write(f"  Sign in as {username!r} with password {password!r}")
+        codes = _backup_codes(admin)
+        self.stdout.write(
+            "  The admin needs a second factor: use one of these single-use backup codes, "
+            f"or enrol an authenticator app after signing in: {' '.join(codes)}"
+        )
         if simulator is None:
             return
         self.stdout.write(
@@ -143,6 +149,15 @@ class Command(BaseCommand):
             channel.refresh_from_db()
             if channel.status != ChannelStatus.ACTIVE:
                 services.enable_channel(channel=channel, enabled_by=admin)
+
+
+def _backup_codes(user: AbstractUser, count: int = 5) -> list[str]:
+    """Fresh single-use backup codes for the demo admin (staff must pass a second factor)."""
+    device, _ = StaticDevice.objects.get_or_create(user=user, name="demo backup codes")
+    device.token_set.all().delete()
+    codes = [StaticToken.random_token() for _ in range(count)]
+    StaticToken.objects.bulk_create([StaticToken(device=device, token=code) for code in codes])
+    return codes
 
 
 def _tick_forever(stop: threading.Event) -> None:
