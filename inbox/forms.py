@@ -55,6 +55,22 @@ class CannedReplyForm(forms.Form):
     )
 
 
+class OtpVerifyForm(forms.Form):
+    """Sign-in's second step: an authenticator code or one single-use backup code."""
+
+    token = forms.RegexField(
+        regex=r"^(\d{6}|[A-Za-z2-7]{8})$",
+        label=_("Six-digit code or backup code"),
+        error_messages={
+            "invalid": _("Enter the six digits your authenticator app shows, or a backup code.")
+        },
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "maxlength": "8"}),
+    )
+
+    def clean_token(self) -> str:
+        return str(self.cleaned_data["token"]).strip().lower()
+
+
 class OtpTokenForm(forms.Form):
     token = forms.RegexField(
         regex=r"^\d{6}$",

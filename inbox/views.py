@@ -35,6 +35,7 @@ from inbox.forms import (
     InboxFilterForm,
     MessageForm,
     OtpTokenForm,
+    OtpVerifyForm,
     StatusForm,
 )
 from inbox.models import TicketStatus
@@ -149,14 +150,14 @@ def _base32(key: bytes) -> str:
 @login_required
 @require_http_methods(["GET", "POST"])
 def otp_verify(request: HttpRequest) -> HttpResponse:
-    """The second step of sign-in for anyone with an authenticator."""
-    form = OtpTokenForm(request.POST or None)
+    """The second step of sign-in for anyone with an authenticator or backup codes."""
+    form = OtpVerifyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         device = match_token(request.user, form.cleaned_data["token"])
         if device is not None:
             otp_login(request, device)
             return HttpResponseRedirect(_safe_next(request, reverse("inbox:list")))
-        form.add_error("token", OtpTokenForm.base_fields["token"].error_messages["invalid"])
+        form.add_error("token", OtpVerifyForm.base_fields["token"].error_messages["invalid"])
     return render(request, "inbox/otp_verify.html", {"form": form, "next": _safe_next(request, "")})
 
 

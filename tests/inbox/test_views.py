@@ -11,6 +11,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django_otp.oath import totp
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from inbox import services, sessions
@@ -590,6 +591,23 @@ def test_agent_with_device_must_verify_after_password(
     token = f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
     client.post(reverse("inbox:otp_verify"), {"token": token})
     assert client.get(reverse("inbox:list")).status_code == 200
+
+
+def test_staff_signs_in_with_a_single_use_backup_code(client: Client, team: factories.Team) -> None:
+    admin = factories.agent_of(team, is_staff=True)
+    device = StaticDevice.objects.create(user=admin, name="backup")
+    code = StaticToken.random_token()
+    device.token_set.create(token=code)
+    client.post(reverse("login"), {"username": admin.username, "password": "correct horse battery"})
+
+    client.post(reverse("inbox:otp_verify"), {"token": code.upper()})
+    reached = client.get(reverse("inbox:list")).status_code
+    client.logout()
+    client.post(reverse("login"), {"username": admin.username, "password": "correct horse battery"})
+    client.post(reverse("inbox:otp_verify"), {"token": code})
+
+    assert reached == 200
+    assert client.get(reverse("inbox:list")).status_code == 302  # the code was used up
 
 
 def test_login_with_password_reaches_inbox(client: Client, agent: factories.User) -> None:

@@ -4,6 +4,7 @@ traffic, poll it in the background, and serve Haven. One process, no services ne
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import threading
 import time
@@ -58,6 +59,9 @@ class Command(BaseCommand):
             simulator.sim.skip_ids(int(time.time() * 1000) % 10**12)
             self._connect_channels(simulator, admin)
         base = f"http://{options['host']}:{options['port']}"
+        if "HAVEN_BASE_URL" not in os.environ:
+            # Redirect links must point at the address this demo serves on.
+            settings.HAVEN_BASE_URL = base
         self.stdout.write(self.style.SUCCESS("Haven demo is ready."))
         self.stdout.write(f"  Inbox:      {base}/")
         self.stdout.write(f"  Admin:      {base}/admin/")
