@@ -52,3 +52,61 @@ class LegalHold(HavenError):
     code = "legal_hold"
     message = _("This conversation is under legal hold and cannot be erased or purged.")
     status = 409
+
+
+class InvalidAssignee(HavenError):
+    code = "invalid_assignee"
+    message = _("Only a member of this conversation's team can be assigned.")
+    status = 400
+
+
+class InvalidStatus(HavenError):
+    code = "invalid_status"
+    message = _("That status does not exist.")
+    status = 400
+
+
+class EmptyMessage(HavenError):
+    code = "empty_message"
+    message = _("Write something before sending.")
+    status = 400
+
+
+class DuplicateCannedReply(HavenError):
+    code = "duplicate_canned_reply"
+    message = _("Your team already has a canned reply with this title. Pick another title.")
+    status = 409
+
+
+class InvalidToken(HavenError):
+    code = "invalid_token"
+    message = _("That code did not match. Check your device's clock and try the newest code.")
+    status = 400
+
+
+class PortalRateLimited(HavenError):
+    code = "rate_limited"
+    message = _("Too many attempts. Please wait a few minutes and try again.")
+    status = 429
+
+
+class EmptyCustomerMessage(HavenError):
+    code = "empty_message"
+    message = _("Write a message before sending.")
+    status = 400
+
+
+class InvalidEmail(HavenError):
+    code = "invalid_email"
+    message = _("Enter a valid e-mail address, or leave the field empty.")
+    status = 400
+
+
+class StepUpRequired(HavenError):
+    """A destructive change needs the admin's password from the last five minutes."""
+
+    code = "step_up_required"
+    message = _(
+        "Enter your password again: this change needs a sign-in from the last five minutes."
+    )
+    status = 403

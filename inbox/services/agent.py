@@ -11,11 +11,17 @@ import logging
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from inbox import audit, events
-from inbox.exceptions import HavenError, TicketClosed
+from inbox.exceptions import (
+    DuplicateCannedReply,
+    EmptyMessage,
+    InvalidAssignee,
+    InvalidStatus,
+    InvalidToken,
+    TicketClosed,
+)
 from inbox.models import (
     CannedReply,
     Membership,
@@ -32,30 +38,6 @@ from inbox.services.threads import add_message
 logger = logging.getLogger(__name__)
 
 MAX_BODY_LENGTH = 10_000
-
-
-class InvalidAssignee(HavenError):
-    code = "invalid_assignee"
-    message = _("Only a member of this conversation's team can be assigned.")
-    status = 400
-
-
-class InvalidStatus(HavenError):
-    code = "invalid_status"
-    message = _("That status does not exist.")
-    status = 400
-
-
-class EmptyMessage(HavenError):
-    code = "empty_message"
-    message = _("Write something before sending.")
-    status = 400
-
-
-class DuplicateCannedReply(HavenError):
-    code = "duplicate_canned_reply"
-    message = _("Your team already has a canned reply with this title. Pick another title.")
-    status = 409
 
 
 def _clean_body(body: str) -> str:
@@ -223,12 +205,6 @@ def start_totp_enrolment(*, user: AbstractBaseUser) -> TOTPDevice:
     if device is None:
         device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
     return device
-
-
-class InvalidToken(HavenError):
-    code = "invalid_token"
-    message = _("That code did not match. Check your device's clock and try the newest code.")
-    status = 400
 
 
 @transaction.atomic

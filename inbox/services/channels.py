@@ -11,7 +11,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy_text
 from django.utils.translation import gettext_noop
 
 import redaction
@@ -28,7 +27,7 @@ from channels_bridge.items import Capabilities, ConnectionReport
 from channels_bridge.items import ItemKind as BridgeKind
 from channels_bridge.x import X_CAPABILITIES
 from inbox import audit, policies, vault
-from inbox.exceptions import HavenError, TermsNotReviewed
+from inbox.exceptions import StepUpRequired, TermsNotReviewed
 from inbox.models import Channel, ChannelPolicy, ChannelStatus, Platform, PolicyMode, Team
 from inbox.services import retention
 from inbox.services.connectors import connector_for
@@ -148,16 +147,6 @@ def pause_channel(*, channel: Channel, paused_by: AbstractBaseUser | None) -> Ch
 
 
 # --- admin pages: connection check, policy edits, preview ------------------------------------
-
-
-class StepUpRequired(HavenError):
-    """A destructive change needs the admin's password from the last five minutes."""
-
-    code = "step_up_required"
-    message = _lazy_text(
-        "Enter your password again: this change needs a sign-in from the last five minutes."
-    )
-    status = 403
 
 
 # Fields of ChannelPolicy the policy editor may change (retention goes through retention.py).

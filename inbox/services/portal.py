@@ -27,7 +27,14 @@ from django.utils.translation import gettext_lazy as _
 
 import redaction
 from inbox import audit, events, portal_selectors, vault
-from inbox.exceptions import HavenError, LinkExpired, TicketClosed, TicketNotFound
+from inbox.exceptions import (
+    EmptyCustomerMessage,
+    InvalidEmail,
+    LinkExpired,
+    PortalRateLimited,
+    TicketClosed,
+    TicketNotFound,
+)
 from inbox.models import (
     ContactMessage,
     Message,
@@ -50,24 +57,6 @@ SESSION_LIFETIME = timedelta(seconds=portal_selectors.ABSOLUTE_SECONDS)
 LAST_FAILED_KEY = "haven_portal_failed"
 _KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,60}$")
 _EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}$")
-
-
-class PortalRateLimited(HavenError):
-    code = "rate_limited"
-    message = _("Too many attempts. Please wait a few minutes and try again.")
-    status = 429
-
-
-class EmptyCustomerMessage(HavenError):
-    code = "empty_message"
-    message = _("Write a message before sending.")
-    status = 400
-
-
-class InvalidEmail(HavenError):
-    code = "invalid_email"
-    message = _("Enter a valid e-mail address, or leave the field empty.")
-    status = 400
 
 
 # --- rate limits ---------------------------------------------------------------------------

@@ -106,7 +106,7 @@ class AdminChannelJourney(ChannelsLiveServerTestCase):
                 else None
             ),
         )
-        page.set_default_timeout(10_000)
+        page.set_default_timeout(30_000)  # a shared 2-core machine can be slow
         return context, page
 
     def shot(self, page: Page, name: str) -> None:

@@ -93,7 +93,7 @@ class PortalJourney(ChannelsLiveServerTestCase):
                 self.problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None
             ),
         )
-        page.set_default_timeout(10_000)
+        page.set_default_timeout(30_000)  # a shared 2-core machine can be slow
         return context, page
 
     def local(self, url: str) -> str:

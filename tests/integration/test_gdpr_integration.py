@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -236,7 +237,7 @@ def test_canary_absent_from_logs_broker_layer_sentry_cache(
     captured: dict[str, list[str]],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """webhook → ticket (real worker) → agent reply → export → erase; portal step: not built yet."""
+    """webhook → ticket (real worker) → agent reply → portal → export → erase."""
     email, name = _canary()
     canaries = (email, name)
     body = _comment(
@@ -269,6 +270,26 @@ def test_canary_absent_from_logs_broker_layer_sentry_cache(
     ticket = Ticket.objects.get(author_external_id=LENA_FB)
     agent = factories.agent_of(ticket.team)
     services.send_reply(ticket=ticket, agent=agent, body=f"Dear {name}, we will write to {email}.")
+
+    # The customer exchanges the private-reply secret, reads the thread and writes back.
+    (private,) = [
+        p
+        for p in simulator.sim.snapshot()["facebook"]["private_replies"]
+        if p["recipient_id"] == LENA_FB
+    ]
+    read_secret = re.search(r"/r/#t=([A-Za-z0-9_-]+)", private["message"])[1]  # type: ignore[index]
+    customer = Client()
+    exchanged = customer.post(reverse("portal:read"), {"t": read_secret}, secure=True)
+    thread_url = reverse("portal:thread", kwargs={"public_id": ticket.public_id})
+    assert exchanged.status_code == 303
+    assert exchanged.headers["Location"] == thread_url
+    page = customer.get(thread_url, secure=True)
+    assert page.status_code == 200
+    assert email in page.content.decode()  # the customer reads their own thread
+    wrote = customer.post(
+        thread_url, {"body": f"Thanks. {name}, {email}", "key": "canary-1"}, secure=True
+    )
+    assert wrote.status_code == 303
 
     issued = gdpr.export_subject(
         subject=gdpr.Subject(platform="facebook", author_id=LENA_FB),
