@@ -174,7 +174,22 @@ def main() -> None:
                     for r in simulator.sim.snapshot()["x"]["replies"]  # type: ignore[index]
                 ):
                     if time.perf_counter() - start > 30:
-                        raise SystemExit("a webhook's reply did not appear within 30 s")
+                        from inbox.models import InboundMessage
+
+                        states = [
+                            list(
+                                InboundMessage.objects.order_by("-id").values_list(
+                                    "status", "decision"
+                                )[:1]
+                            ),
+                            list(
+                                OutboxAction.objects.order_by("-id").values_list(
+                                    "kind", "state", "last_error_code", "target_external_id"
+                                )[:2]
+                            ),
+                            ids,
+                        ]
+                        raise SystemExit(f"a webhook's reply did not appear within 30 s: {states}")
                     time.sleep(0.005)
                 latencies.append(time.perf_counter() - start)
         finally:

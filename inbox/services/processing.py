@@ -87,6 +87,8 @@ def _open_ticket_for(channel: Channel, inbound: InboundMessage) -> Ticket | None
         channel=channel, author_external_id=inbound.author_external_id, status__in=OPEN_STATES
     )
     if inbound.kind != "dm":
+        if not inbound.conversation_external_id:
+            return None  # no thread to join: an unknown conversation is not "the same" one
         qs = qs.filter(conversation_external_id=inbound.conversation_external_id)
     return qs.order_by("-last_activity_at").first()
 

@@ -448,3 +448,29 @@ def test_later_message_in_same_thread_joins_the_open_ticket(
     assert Ticket.objects.count() == 1
     assert Message.objects.count() == 2
     assert len(_replies(simulator, "x_replies")) == 1
+
+
+def test_items_without_a_conversation_id_never_join_each_other(
+    x_channel: Channel, django_capture_on_commit_callbacks: CommitRunner
+) -> None:
+    def mention(external_id: str) -> Item:
+        return Item(
+            platform="x",
+            kind=ItemKind.MENTION,
+            external_id=external_id,
+            author_id="1710000000000000009",
+            author_handle="someone",
+            author_name="Some One",
+            text="help, call me on +49 151 23456789",
+            created_at=timezone.now(),
+            permalink=None,
+            parent_id=None,
+            conversation_id=None,
+        )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        pipeline.ingest_items(channel=x_channel, items=[mention("1860000000000000901")])
+    with django_capture_on_commit_callbacks(execute=True):
+        pipeline.ingest_items(channel=x_channel, items=[mention("1860000000000000902")])
+
+    assert Ticket.objects.count() == 2
