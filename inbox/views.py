@@ -259,38 +259,36 @@ def _invalid(request: HttpRequest, form: Form) -> HttpResponse:
     return render(request, "inbox/error.html", {"form_errors": form.errors}, status=400)
 
 
-@login_required
-@require_POST
-@_haven_errors
-def ticket_reply(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+def _post_message(
+    request: HttpRequest, public_id: uuid.UUID, *, prefix: str, write: Callable[..., object]
+) -> HttpResponse:
     ticket = selectors.get_ticket_for_agent(agent=request.user, ticket_ref=public_id)
-    form = MessageForm(request.POST, prefix="reply")
+    form = MessageForm(request.POST, prefix=prefix)
     if not form.is_valid():
         return _invalid(request, form)
-    services.send_reply(
+    write(
         ticket=ticket,
         agent=_agent(request),
         body=form.cleaned_data["body"],
         idempotency_key=form.cleaned_data["idempotency_key"] or None,
     )
     return _back_to_ticket(public_id)
+
+
+@login_required
+@require_POST
+@_haven_errors
+def ticket_reply(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """A reply to the customer's secure thread (never to the social platform)."""
+    return _post_message(request, public_id, prefix="reply", write=services.send_reply)
 
 
 @login_required
 @require_POST
 @_haven_errors
 def ticket_note(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
-    ticket = selectors.get_ticket_for_agent(agent=request.user, ticket_ref=public_id)
-    form = MessageForm(request.POST, prefix="note")
-    if not form.is_valid():
-        return _invalid(request, form)
-    services.add_note(
-        ticket=ticket,
-        agent=_agent(request),
-        body=form.cleaned_data["body"],
-        idempotency_key=form.cleaned_data["idempotency_key"] or None,
-    )
-    return _back_to_ticket(public_id)
+    """An internal note: agents only."""
+    return _post_message(request, public_id, prefix="note", write=services.add_note)
 
 
 @login_required
