@@ -7,13 +7,16 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import facebook
 import pytest
 import responses
 
 from channels_bridge.facebook import FacebookConnector
 from channels_bridge.items import Item, ItemKind
 from channels_bridge.registry import get_connector
+from channels_bridge.simulator import RunningSimulator, default_credentials, start_simulator
 from channels_bridge.x import XConnector
+from tests.channels_bridge.simulated import RewritingSession
 
 SHARED_FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 LOCAL_FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -93,3 +96,30 @@ def xc() -> XConnector:
     connector = get_connector("x", X_CREDENTIALS)
     assert isinstance(connector, XConnector)
     return connector
+
+
+@pytest.fixture(scope="module")
+def running() -> Iterator[RunningSimulator]:
+    """One simulator per test module (a module may override this, e.g. with another seed)."""
+    with start_simulator() as sim:
+        yield sim
+
+
+@pytest.fixture
+def sim(running: RunningSimulator) -> RunningSimulator:
+    """The module's simulator, reset to its default world and with traffic off."""
+    running.sim.reset()
+    running.traffic.set_rate(0)
+    return running
+
+
+@pytest.fixture
+def graph(sim: RunningSimulator) -> facebook.GraphAPI:
+    """facebook-sdk's GraphAPI on the simulator, pinned to v26.0 as the connector does."""
+    api = facebook.GraphAPI(
+        access_token=default_credentials("facebook")["page_access_token"],
+        timeout=5,
+        session=RewritingSession(sim.base_url),
+    )
+    api.version = "v26.0"
+    return api

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import random
 import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
@@ -28,28 +25,11 @@ from channels_bridge.simulator import (
 from channels_bridge.simulator.__main__ import summary
 from channels_bridge.simulator.traffic import fake_value, iban_complete, luhn_complete
 from channels_bridge.simulator.world import FB_PAGE_ID, X_BRAND_ID
+from tests.channels_bridge.simulated import snapshot
 
 FB = default_credentials("facebook")
 X = default_credentials("x")
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def running() -> Iterator[RunningSimulator]:
-    with start_simulator() as sim:
-        yield sim
-
-
-@pytest.fixture
-def sim(running: RunningSimulator) -> RunningSimulator:
-    running.sim.reset()
-    running.traffic.set_rate(0)
-    return running
-
-
-def snapshot(running: RunningSimulator) -> Any:
-    """The state snapshot, round-tripped through JSON as the HTTP control API sends it."""
-    return json.loads(json.dumps(running.sim.snapshot()))
 
 
 def call(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from typing import Any
 
 import facebook
 import pytest
@@ -16,53 +14,12 @@ from channels_bridge.simulator import (
     FaultKind,
     RunningSimulator,
     default_credentials,
-    start_simulator,
 )
 from channels_bridge.simulator.world import FB_PAGE_ID, X_BRAND_ID
+from tests.channels_bridge.simulated import RewritingSession, snapshot
 
 FB = default_credentials("facebook")
 X = default_credentials("x")
-
-
-class RewritingSession(requests.Session):
-    """Sends both SDKs' hard-coded hosts to the simulator."""
-
-    def __init__(self, base_url: str) -> None:
-        super().__init__()
-        self.base_url = base_url
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
-        assert isinstance(url, str)
-        kwargs.setdefault("timeout", 5)
-        for host in ("https://graph.facebook.com", "https://api.twitter.com"):
-            url = url.replace(host, self.base_url)
-        return super().request(method, url, *args, **kwargs)
-
-
-@pytest.fixture(scope="module")
-def running() -> Iterator[RunningSimulator]:
-    with start_simulator() as sim:
-        yield sim
-
-
-@pytest.fixture
-def sim(running: RunningSimulator) -> RunningSimulator:
-    running.sim.reset()
-    return running
-
-
-def snapshot(running: RunningSimulator) -> Any:
-    """The state snapshot, round-tripped through JSON as the HTTP control API sends it."""
-    return json.loads(json.dumps(running.sim.snapshot()))
-
-
-@pytest.fixture
-def graph(sim: RunningSimulator) -> facebook.GraphAPI:
-    api = facebook.GraphAPI(
-        access_token=FB["page_access_token"], timeout=5, session=RewritingSession(sim.base_url)
-    )
-    api.version = "v26.0"
-    return api
 
 
 @pytest.fixture

@@ -5,57 +5,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
-from typing import Any
 
 import facebook
 import pytest
 import requests
 
-from channels_bridge.simulator import RunningSimulator, default_credentials, start_simulator
+from channels_bridge.simulator import RunningSimulator, default_credentials
 from channels_bridge.simulator.world import FB_PAGE_ID, GRAPH_OLDEST_ALIVE
+from tests.channels_bridge.simulated import RewritingSession, snapshot
 
 FB = default_credentials("facebook")
 GRAPH_HOST = "https://graph.facebook.com"
-
-
-class RewritingSession(requests.Session):
-    """Sends facebook-sdk's graph.facebook.com calls to the simulator."""
-
-    def __init__(self, base_url: str) -> None:
-        super().__init__()
-        self.base_url = base_url
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
-        assert isinstance(url, str)
-        kwargs.setdefault("timeout", 5)
-        return super().request(method, url.replace(GRAPH_HOST, self.base_url), *args, **kwargs)
-
-
-@pytest.fixture(scope="module")
-def running() -> Iterator[RunningSimulator]:
-    with start_simulator() as sim:
-        yield sim
-
-
-@pytest.fixture
-def sim(running: RunningSimulator) -> RunningSimulator:
-    running.sim.reset()
-    return running
-
-
-def snapshot(running: RunningSimulator) -> Any:
-    """The state snapshot, round-tripped through JSON as the HTTP control API sends it."""
-    return json.loads(json.dumps(running.sim.snapshot()))
-
-
-@pytest.fixture
-def graph(sim: RunningSimulator) -> facebook.GraphAPI:
-    api = facebook.GraphAPI(
-        access_token=FB["page_access_token"], timeout=5, session=RewritingSession(sim.base_url)
-    )
-    api.version = "v26.0"
-    return api
 
 
 def test_graph_feed_lists_page_posts_newest_first(graph: facebook.GraphAPI) -> None:

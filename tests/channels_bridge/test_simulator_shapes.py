@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import requests
 
-from channels_bridge.simulator import RunningSimulator, default_credentials, start_simulator
+from channels_bridge.simulator import RunningSimulator, default_credentials
 from channels_bridge.simulator.world import FB_PAGE_ID, SEED_TWEETS, X_BRAND_ID
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
@@ -82,18 +82,6 @@ def assert_same_shape(actual: object, expected: object, where: str = "$") -> Non
         assert _scalar_kind(actual) == _scalar_kind(expected), (
             f"{where}: {_scalar_kind(actual)} where the fixture has {_scalar_kind(expected)}"
         )
-
-
-@pytest.fixture(scope="module")
-def running() -> Iterator[RunningSimulator]:
-    with start_simulator() as sim:
-        yield sim
-
-
-@pytest.fixture
-def sim(running: RunningSimulator) -> RunningSimulator:
-    running.sim.reset()
-    return running
 
 
 def graph_get(sim: RunningSimulator, path: str, **params: str) -> requests.Response:

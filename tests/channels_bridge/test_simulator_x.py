@@ -2,50 +2,19 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 import tweepy  # type: ignore[import-untyped]  # tweepy ships no type information
 
-from channels_bridge.simulator import RunningSimulator, default_credentials, start_simulator
+from channels_bridge.simulator import RunningSimulator, default_credentials
 from channels_bridge.simulator.world import SEED_TWEETS, X_BRAND_ID
+from tests.channels_bridge.simulated import RewritingSession, snapshot
 
 X = default_credentials("x")
 X_HOST = "https://api.twitter.com"
 BRAND_POST = SEED_TWEETS[1][0]
-
-
-class RewritingSession(requests.Session):
-    """Sends tweepy's api.twitter.com calls to the simulator."""
-
-    def __init__(self, base_url: str) -> None:
-        super().__init__()
-        self.base_url = base_url
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
-        assert isinstance(url, str)
-        kwargs.setdefault("timeout", 5)
-        return super().request(method, url.replace(X_HOST, self.base_url), *args, **kwargs)
-
-
-@pytest.fixture(scope="module")
-def running() -> Iterator[RunningSimulator]:
-    with start_simulator() as sim:
-        yield sim
-
-
-@pytest.fixture
-def sim(running: RunningSimulator) -> RunningSimulator:
-    running.sim.reset()
-    return running
-
-
-def snapshot(running: RunningSimulator) -> Any:
-    """The state snapshot, round-tripped through JSON as the HTTP control API sends it."""
-    return json.loads(json.dumps(running.sim.snapshot()))
 
 
 @pytest.fixture
