@@ -6,11 +6,15 @@ skips). Playwright never downloads a browser of its own.
 
 from __future__ import annotations
 
+import importlib
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from channels.testing import live as channels_live
 from django.conf import settings
 from django.core.management import call_command
 
@@ -45,6 +49,35 @@ def require_shared_channel_layer() -> None:
             "in-memory channel layer is not shared",
             pytrace=False,
         )
+
+
+_make_application = channels_live.make_application
+
+
+def _application_built_in_server(*, static_wrapper: Callable[[Any], Any] | None) -> Any:
+    """channels' ``make_application``, but the ASGI module is executed again in the server.
+
+    The live server is a fork of this process (DaphneProcess), and channels takes the
+    application from the ASGI_APPLICATION module: if anything in this process imported
+    config.asgi before (three modules of tests/inbox do, at collection), the fork inherits
+    that handler, whose middleware read the settings when it was built, before the test
+    class's override_settings. SecurityMiddleware then still has SECURE_SSL_REDIRECT on: every
+    page answers 301 to https://localhost:<port>/, Chromium sends a TLS handshake to this
+    plain-HTTP server, which waits for a request line forever, and each test times out on its
+    first page. Re-executing the module here builds the handler (middleware, WhiteNoise's file
+    index) from the settings the server actually runs with. It runs only in the server child.
+    """
+    module = sys.modules.get(settings.ASGI_APPLICATION.rsplit(".", 1)[0])
+    if module is not None:
+        importlib.reload(module)
+    return _make_application(static_wrapper=static_wrapper)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _live_server_builds_its_application() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(channels_live, "make_application", _application_built_in_server)
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)
