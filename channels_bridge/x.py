@@ -189,6 +189,11 @@ def _required(credentials: Mapping[str, str], key: str) -> str:
     return value
 
 
+def _newest(*ids: str | None) -> str | None:
+    known = [i for i in ids if i]
+    return max(known, key=_id_key) if known else None
+
+
 def _newer(a: str, b: str | None) -> bool:
     """True when id ``a`` is newer than ``b`` (X ids are time-ordered integers)."""
     if b is None:
@@ -364,10 +369,13 @@ class XConnector:
         dm_polled = from_epoch(state.get("dt"))
         now = datetime.now(UTC)
 
-        tweets, users, included = self._mentions(since_id)
+        # A backlog larger than the page cap is read over several polls: the token of the
+        # next older page and the newest id seen wait in the cursor, and ``since_id`` moves
+        # only once the backlog is read to its end, so no older mention is ever skipped.
+        tweets, users, included, resume = self._mentions(since_id, get_str(state, "mt"))
         root_authors = self._root_authors(tweets, included)
         items: list[Item] = []
-        newest = since_id
+        newest = _newest(since_id, as_id(state.get("mn")))
         for raw in tweets:
             item = self.tweet_item(raw, users=users, root_authors=root_authors)
             if item is None:
@@ -395,19 +403,25 @@ class XConnector:
         items.sort(key=lambda i: (i.created_at, _id_key(i.external_id)))
         next_state: JSONObject = {
             "p": PLATFORM,
-            "m": newest,
+            "m": since_id if resume else newest,
             "d": dm_newest,
             "dt": int(dm_polled.timestamp()),
         }
+        if resume:
+            next_state["mt"] = resume
+            next_state["mn"] = newest
         return Batch(tuple(items), encode_cursor(next_state))
 
     def _mentions(
-        self, since_id: str | None
-    ) -> tuple[list[JSONObject], dict[str, JSONObject], dict[str, JSONObject]]:
+        self, since_id: str | None, token: str | None
+    ) -> tuple[list[JSONObject], dict[str, JSONObject], dict[str, JSONObject], str | None]:
+        """Mentions newer than ``since_id``, newest first from ``token`` on, up to the page cap.
+
+        Returns the token of the next older page too when the cap stopped the paging.
+        """
         tweets: dict[str, JSONObject] = {}
         users: dict[str, JSONObject] = {}
         included: dict[str, JSONObject] = {}
-        token: str | None = None
         for _ in range(self._max_pages):
             kwargs: dict[str, object] = {
                 "max_results": 100,
@@ -437,9 +451,9 @@ class XConnector:
                 break
         else:
             logger.warning(
-                "x mentions paging capped pages=%s: older mentions skipped", self._max_pages
+                "x mentions paging capped pages=%s: older ones follow next poll", self._max_pages
             )
-        return list(tweets.values()), users, included
+        return list(tweets.values()), users, included, token
 
     def _root_authors(
         self, tweets: list[JSONObject], included: Mapping[str, JSONObject]

@@ -224,6 +224,32 @@ def test_x_thousand_mentions_and_dms_each_returned_once(mocked: responses.Reques
     ]
 
 
+def test_x_capped_paging_never_skips_older_mentions(mocked: responses.RequestsMock) -> None:
+    fake = FakeX()
+    fake.tweets = [_snowflake(n) for n in range(450)]
+    mocked.add_callback(
+        responses.GET,
+        f"{XAPI}/users/{X_USER}/mentions",
+        callback=fake.mentions,
+        content_type="application/json",
+    )
+    mocked.get(f"{XAPI}/dm_events", json={"meta": {"result_count": 0}})
+    # Two pages of 100 per poll: a backlog of 450 takes three polls, newest first.
+    connector = XConnector(X_CREDENTIALS, max_pages=2)
+
+    seen: list[str] = []
+    cursor = None
+    for _ in range(3):
+        batch = connector.fetch_since(cursor)
+        seen.extend(item.external_id for item in batch.items)
+        cursor = batch.next_cursor
+
+    assert sorted(seen, key=int) == [str(t) for t in fake.tweets]
+    assert connector.fetch_since(cursor).items == ()
+    fake.tweets.append(_snowflake(3000))
+    assert [i.external_id for i in connector.fetch_since(cursor).items] == [str(_snowflake(3000))]
+
+
 def test_x_dms_are_polled_at_most_once_a_minute_on_the_real_host(
     mocked: responses.RequestsMock,
 ) -> None:
