@@ -74,6 +74,24 @@ def _worker(concurrency: int) -> subprocess.Popen[str]:
     return process
 
 
+# Quinn accepts no DMs; the others stand for a crowd of customers writing at once.
+CUSTOMERS = ("lena", "tom", "camille", "diego", "giulia", "sanne")
+
+
+def _cpu_seconds(root: int) -> float:
+    """User + system CPU of a process and its children (the prefork pool), from /proc."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        pid, ppid = int(stat.parent.name), int(fields[1])
+        if root in (pid, ppid):
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -95,7 +113,7 @@ def main() -> None:
         from channels_bridge import signatures
         from channels_bridge.simulator import start_simulator
         from config.celery import app
-        from inbox.models import OutboxAction, OutboxState, Team
+        from inbox.models import InboundMessage, InboundStatus, OutboxAction, OutboxState, Team
         from inbox.services import pipeline
         from tests import factories
 
@@ -115,22 +133,43 @@ def main() -> None:
                 hide_original=False,
             )
             rates = []
+            cpu_per_message: list[tuple[float, float]] = []
             for run in range(args.runs):
                 OutboxAction.objects.all().delete()
                 for i in range(args.messages):
                     simulator.sim.customer_x_mention(
-                        f"order {run}-{i} lost, call me on +49 151 2{i % 10}4{run}6789{i % 7}"
+                        f"order {run}-{i} lost, call me on +49 151 2{i % 10}4{run}6789{i % 7}",
+                        customer=CUSTOMERS[i % len(CUSTOMERS)],
                     )
                 start = time.perf_counter()
+                cpu_start = _cpu_seconds(worker.pid), time.process_time()
                 pipeline.poll_channel(channel_id=channel.pk)
+                polled = time.perf_counter() - start
+                processed = None
                 deadline = time.monotonic() + 600
                 while OutboxAction.objects.filter(state=OutboxState.SENT).count() < args.messages:
                     if time.monotonic() > deadline:
                         raise SystemExit("throughput run did not finish within 10 minutes")
+                    if (
+                        processed is None
+                        and not InboundMessage.objects.filter(
+                            status=InboundStatus.RECEIVED
+                        ).exists()
+                    ):
+                        processed = time.perf_counter() - start
                     time.sleep(0.05)
                 elapsed = time.perf_counter() - start
+                workers_ms = (_cpu_seconds(worker.pid) - cpu_start[0]) * 1000 / args.messages
+                here_ms = (time.process_time() - cpu_start[1]) * 1000 / args.messages
+                cpu_per_message.append((workers_ms, here_ms))
                 rates.append(args.messages / elapsed)
-                print(f"  run {run + 1}: {args.messages} messages in {elapsed:.2f} s")
+                print(
+                    f"  run {run + 1}: {args.messages} messages in {elapsed:.2f} s "
+                    f"(polled and stored by {polled:.2f} s, all in tickets by "
+                    f"{processed or elapsed:.2f} s; load average {os.getloadavg()[0]:.1f})\n"
+                    f"         CPU per message: workers {workers_ms:.2f} ms, this process "
+                    f"(poll, simulator) {here_ms:.2f} ms"
+                )
 
             secret = simulator.credentials("x")["consumer_secret"]
             url = reverse("webhook", kwargs={"platform": "x", "channel_ref": channel.public_id})
@@ -174,8 +213,6 @@ def main() -> None:
                     for r in simulator.sim.snapshot()["x"]["replies"]  # type: ignore[index]
                 ):
                     if time.perf_counter() - start > 30:
-                        from inbox.models import InboundMessage
-
                         states = [
                             list(
                                 InboundMessage.objects.order_by("-id").values_list(
@@ -202,6 +239,13 @@ def main() -> None:
     print(
         "  throughput (poll -> scan -> ticket -> reply sent): "
         f"median {median_rate:.0f} msg/s over {args.runs} runs of {args.messages}"
+    )
+    workers_ms = statistics.median(w for w, _ in cpu_per_message)
+    here_ms = statistics.median(h for _, h in cpu_per_message)
+    print(
+        f"  CPU per message (median): workers {workers_ms:.2f} ms + poll and simulator "
+        f"{here_ms:.2f} ms (PostgreSQL and Redis not counted); at this cost {cores} idle "
+        f"cores would bound the pipeline at {cores * 1000 / (workers_ms + here_ms):.0f} msg/s"
     )
     p50, p95 = _percentile(latencies, 0.5), _percentile(latencies, 0.95)
     print(

@@ -6,7 +6,7 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -62,7 +62,19 @@ def compute_hash(event: AuditEvent) -> str:
     return hashlib.sha256(_canonical(event)).hexdigest()
 
 
-@transaction.atomic
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One event to append: what ``record`` takes, for appending several at once."""
+
+    actor: Actor
+    action: str
+    object_type: str = ""
+    object_id: object = ""
+    ticket_public_id: uuid.UUID | None = None
+    purpose: str = ""
+    data: Mapping[str, object] | None = None
+
+
 def record(
     *,
     actor: Actor,
@@ -73,30 +85,49 @@ def record(
     purpose: str = "",
     data: Mapping[str, object] | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain. ``data`` must hold ids, counts and codes only.
+    """Append one event to the chain. ``data`` must hold ids, counts and codes only."""
+    entry = Entry(actor, action, object_type, object_id, ticket_public_id, purpose, data)
+    return record_many([entry])[0]
+
+
+@transaction.atomic
+def record_many(entries: Sequence[Entry]) -> list[AuditEvent]:
+    """Append events to the chain in order, under one lock of its head.
 
     The head row is written first: on PostgreSQL that takes its row lock, on SQLite the write
     lock, so concurrent appenders chain strictly one after another.
     """
+    if not entries:
+        return []
     if not AuditHead.objects.filter(id=1).update(last_hash=F("last_hash")):  # takes the lock
         AuditHead.objects.get_or_create(id=1)
     head = AuditHead.objects.select_for_update().get(id=1)
-    event = AuditEvent(
-        created_at=timezone.now(),
-        actor_type=actor.type,
-        actor_id=actor.id,
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id),
-        ticket_public_id=ticket_public_id,
-        purpose=purpose,
-        data=dict(data or {}),
-        prev_hash=head.last_hash,
-    )
-    event.hash = compute_hash(event)
-    event.save()
-    AuditHead.objects.filter(id=1).update(last_event_id=event.id, last_hash=event.hash)
-    return event
+    prev_hash = head.last_hash
+    now = timezone.now()
+    events: list[AuditEvent] = []
+    for entry in entries:
+        event = AuditEvent(
+            created_at=now,
+            actor_type=entry.actor.type,
+            actor_id=entry.actor.id,
+            action=entry.action,
+            object_type=entry.object_type,
+            object_id=str(entry.object_id),
+            ticket_public_id=entry.ticket_public_id,
+            purpose=entry.purpose,
+            data=dict(entry.data or {}),
+            prev_hash=prev_hash,
+        )
+        event.hash = prev_hash = compute_hash(event)
+        events.append(event)
+    if len(events) == 1:
+        events[0].save()
+    else:
+        # Ids must follow the chain's order: PostgreSQL assigns them in insert order within
+        # one statement, and SQLite inserts row by row.
+        AuditEvent.objects.bulk_create(events)
+    AuditHead.objects.filter(id=1).update(last_event_id=events[-1].id, last_hash=prev_hash)
+    return events
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,3 +195,10 @@ def record_after_commit(**event: object) -> None:
     every worker behind it.
     """
     transaction.on_commit(lambda: record(**event))  # type: ignore[arg-type]
+
+
+def record_many_after_commit(entries: Sequence[Entry]) -> None:
+    """``record_after_commit`` for several events: one short transaction, one head lock."""
+    if entries:
+        batch = list(entries)
+        transaction.on_commit(lambda: record_many(batch))

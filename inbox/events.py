@@ -171,23 +171,34 @@ class _BackgroundSender:
     hold up the write it follows.
     """
 
+    # Sends in flight at once. A burst (a batch of tickets) must queue here rather than ask
+    # the layer's connection pool for a connection per event, which it refuses past its cap.
+    MAX_IN_FLIGHT = 8
+
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._slots: asyncio.Semaphore | None = None
         self._pid = 0
         self._lock = threading.Lock()
 
-    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+    def _ensure_loop(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Semaphore]:
         with self._lock:
-            if self._loop is None or self._pid != os.getpid():  # a forked worker needs its own
+            if self._loop is None or self._slots is None or self._pid != os.getpid():
+                # A forked worker needs its own loop.
                 loop = asyncio.new_event_loop()
+                self._slots = asyncio.Semaphore(self.MAX_IN_FLIGHT)  # bound on first use
                 threading.Thread(target=loop.run_forever, name="haven-events", daemon=True).start()
                 self._loop, self._pid = loop, os.getpid()
-            return self._loop
+            return self._loop, self._slots
 
     def send(self, layer: BaseChannelLayer, group: str, payload: dict[str, object]) -> None:
-        future = asyncio.run_coroutine_threadsafe(
-            layer.group_send(group, payload), self._ensure_loop()
-        )
+        loop, slots = self._ensure_loop()
+
+        async def bounded() -> None:
+            async with slots:
+                await layer.group_send(group, payload)
+
+        future = asyncio.run_coroutine_threadsafe(bounded(), loop)
         future.add_done_callback(lambda f: _log_failure(f, group, payload))
 
 
@@ -195,7 +206,12 @@ def _log_failure(
     future: concurrent.futures.Future[None], group: str, payload: dict[str, object]
 ) -> None:
     if not future.cancelled() and future.exception() is not None:
-        logger.warning("broadcast failed group=%s type=%s", group.split(".")[0], payload["type"])
+        logger.warning(
+            "broadcast failed group=%s type=%s error=%s",
+            group.split(".")[0],
+            payload["type"],
+            type(future.exception()).__name__,
+        )
 
 
 _background = _BackgroundSender()

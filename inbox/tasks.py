@@ -30,6 +30,44 @@ def process_message(self: Task, inbound_id: int) -> None:
 
 @shared_task(
     bind=True,
+    name="inbox.process_messages",
+    acks_late=True,
+    max_retries=pipeline.MAX_PROCESS_ATTEMPTS,
+    soft_time_limit=60,
+    time_limit=90,
+)
+def process_messages(self: Task, inbound_ids: list[int]) -> None:
+    """A batch of inbound items (at most ``pipeline.PROCESS_BATCH``), one service call."""
+    result = pipeline.process_messages(inbound_ids=inbound_ids)
+    if result.failed and not self.request.is_eager:
+        # Only the items whose scan failed go round again; the rest are done.
+        raise self.retry(
+            kwargs={"inbound_ids": list(result.failed)},
+            countdown=min(60 * 2**self.request.retries, 600),
+        )
+
+
+@shared_task(
+    bind=True,
+    name="inbox.perform_actions",
+    acks_late=True,
+    max_retries=None,  # the service counts attempts and dead-letters; rate limits don't count
+    soft_time_limit=120,
+    time_limit=150,
+)
+def perform_actions(self: Task, action_ids: list[int]) -> None:
+    """A batch of outbox actions; each one left pending with a retry time is queued again."""
+    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+    outcomes = pipeline.perform_actions(action_ids=action_ids, reconcile=redelivered)
+    if self.request.is_eager:
+        return  # eager (single-process) mode has no delayed tasks: the sweeper retries
+    for action_id, outcome in outcomes.items():
+        if outcome.retry_at is not None:
+            perform_action.apply_async((action_id,), eta=max(outcome.retry_at, timezone.now()))
+
+
+@shared_task(
+    bind=True,
     name="inbox.perform_action",
     acks_late=True,
     max_retries=None,  # the service counts attempts and dead-letters; rate limits don't count

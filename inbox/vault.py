@@ -211,14 +211,26 @@ def _unwrap(scope: str, owner_id: uuid.UUID, kid: str, wrapped: bytes) -> bytes:
 
 def create_key(owner: Owner) -> None:
     """Give a new ticket or channel its data key. Call inside the owner's creating transaction."""
+    if isinstance(owner, Ticket):
+        new_ticket_key(owner).save()
+        return
     scope, owner_id = _owner_scope(owner)
     dek = AESGCM.generate_key(bit_length=256)
     kid, wrapped = _wrap(scope, owner_id, dek)
-    if isinstance(owner, Ticket):
-        TicketKey.objects.create(ticket=owner, kid=kid, wrapped=wrapped)
-    else:
-        ChannelKey.objects.create(channel=owner, kid=kid, wrapped=wrapped)
+    ChannelKey.objects.create(channel=owner, kid=kid, wrapped=wrapped)
     _dek_cache.put((scope, owner_id), dek)
+
+
+def new_ticket_key(ticket: Ticket) -> TicketKey:
+    """A new data key for a ticket not yet saved, as an unsaved row (for bulk creation).
+
+    The key is usable for encryption at once; the caller saves the row in the ticket's
+    creating transaction.
+    """
+    dek = AESGCM.generate_key(bit_length=256)
+    kid, wrapped = _wrap("ticket", ticket.public_id, dek)
+    _dek_cache.put(("ticket", ticket.public_id), dek)
+    return TicketKey(ticket=ticket, kid=kid, wrapped=wrapped)
 
 
 def _dek(owner: Owner) -> bytes:

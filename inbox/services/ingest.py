@@ -21,6 +21,7 @@ from inbox.models import (
 )
 from inbox.services.connectors import enqueue_on_commit
 from inbox.services.outbox import mark_sent
+from inbox.services.processing import PROCESS_BATCH
 
 logger = logging.getLogger(__name__)
 
@@ -101,8 +102,8 @@ def ingest_items(
     stored = InboundMessage.objects.filter(public_id__in=[r.public_id for r in rows]).count()
     if cursor is not None:
         Channel.objects.filter(pk=channel.pk).update(poll_cursor=cursor[:512])
-    for inbound_id in new:
-        enqueue_on_commit("process_message", inbound_id=inbound_id)
+    for start in range(0, len(new), PROCESS_BATCH):
+        enqueue_on_commit("process_messages", inbound_ids=new[start : start + PROCESS_BATCH])
     if rows:
         logger.info(
             "ingested channel=%s stored=%s duplicates=%s echoes=%s",

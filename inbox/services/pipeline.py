@@ -7,7 +7,12 @@ and ``polling``; tasks, webhooks and commands use them through this module.
 
 from inbox.services.connectors import connector_for, item_from_inbound, mark_needs_reauth
 from inbox.services.ingest import IngestResult, ingest_items
-from inbox.services.outbox import MAX_ACTION_ATTEMPTS, PerformOutcome, perform_action
+from inbox.services.outbox import (
+    MAX_ACTION_ATTEMPTS,
+    PerformOutcome,
+    perform_action,
+    perform_actions,
+)
 from inbox.services.polling import (
     SWEEP_AFTER,
     PollOutcome,
@@ -20,15 +25,20 @@ from inbox.services.polling import (
 )
 from inbox.services.processing import (
     MAX_PROCESS_ATTEMPTS,
+    PROCESS_BATCH,
+    BatchOutcome,
     ProcessOutcome,
     RedactionFailed,
     process_message,
+    process_messages,
 )
 
 __all__ = [
     "MAX_ACTION_ATTEMPTS",
     "MAX_PROCESS_ATTEMPTS",
+    "PROCESS_BATCH",
     "SWEEP_AFTER",
+    "BatchOutcome",
     "IngestResult",
     "PerformOutcome",
     "PollOutcome",
@@ -42,8 +52,10 @@ __all__ = [
     "item_from_inbound",
     "mark_needs_reauth",
     "perform_action",
+    "perform_actions",
     "poll_channel",
     "process_message",
+    "process_messages",
     "run_inline",
     "sweep",
 ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -27,27 +29,64 @@ def read_link(read_secret: str) -> str:
     return f"{settings.HAVEN_BASE_URL}/r/#t={read_secret}"
 
 
+@dataclass(frozen=True, slots=True)
+class SecretRequest:
+    """One secret to issue: for which ticket, of which kind, living how long."""
+
+    ticket: Ticket
+    kind: str
+    ttl: timedelta | None
+    nbytes: int = READ_SECRET_BYTES
+
+
 @transaction.atomic
 def issue_secret(
     *, ticket: Ticket, kind: str, ttl: timedelta | None, nbytes: int = READ_SECRET_BYTES
 ) -> str:
     """Create a secret of ``kind`` for ``ticket``; return it once. Only its HMAC is stored."""
-    secret = secrets.token_urlsafe(nbytes)
-    PortalSecret.objects.create(
-        ticket=ticket,
-        kind=kind,
-        secret_hash=vault.secret_hash(kind, secret),
-        expires_at=timezone.now() + ttl if ttl else None,
+    return issue_secrets([SecretRequest(ticket, kind, ttl, nbytes)])[0]
+
+
+@transaction.atomic
+def issue_secrets(requests: Sequence[SecretRequest]) -> list[str]:
+    """Create several secrets in one insert; return them once, in order."""
+    issued, rows = prepare_secrets(requests)
+    save_secrets(requests, rows)
+    return issued
+
+
+def prepare_secrets(requests: Sequence[SecretRequest]) -> tuple[list[str], list[PortalSecret]]:
+    """New secrets and their unsaved rows (only the HMAC), for tickets perhaps not saved yet."""
+    now = timezone.now()
+    issued = [secrets.token_urlsafe(r.nbytes) for r in requests]
+    rows = [
+        PortalSecret(
+            ticket=r.ticket,
+            kind=r.kind,
+            secret_hash=vault.secret_hash(r.kind, secret),
+            expires_at=now + r.ttl if r.ttl else None,
+        )
+        for r, secret in zip(requests, issued, strict=True)
+    ]
+    return issued, rows
+
+
+def save_secrets(requests: Sequence[SecretRequest], rows: Sequence[PortalSecret]) -> None:
+    """Insert prepared secret rows; their audit events follow the commit in one transaction."""
+    PortalSecret.objects.bulk_create(rows)
+    audit.record_many_after_commit(
+        [
+            audit.Entry(
+                actor=audit.Actor.system("secrets"),
+                action="secret.issue",
+                object_type="ticket",
+                object_id=r.ticket.public_id,
+                ticket_public_id=r.ticket.public_id,
+                data={"kind": r.kind, "ttl_s": int(r.ttl.total_seconds()) if r.ttl else None},
+            )
+            for r in requests
+        ]
     )
-    audit.record_after_commit(
-        actor=audit.Actor.system("secrets"),
-        action="secret.issue",
-        object_type="ticket",
-        object_id=ticket.public_id,
-        ticket_public_id=ticket.public_id,
-        data={"kind": kind, "ttl_s": int(ttl.total_seconds()) if ttl else None},
-    )
-    return secret
 
 
 def issue_drop_ref(*, ticket: Ticket) -> str:

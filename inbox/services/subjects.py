@@ -51,6 +51,15 @@ def index_findings(*, ticket: Ticket, body: str, findings: Sequence[object]) -> 
     the index goes with the message and is deleted with its ticket. Returns how many values
     were offered (duplicates are ignored by the database).
     """
+    rows = finding_index_rows(ticket=ticket, body=body, findings=findings)
+    BlindIndex.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
+def finding_index_rows(
+    *, ticket: Ticket, body: str, findings: Sequence[object]
+) -> list[BlindIndex]:
+    """The unsaved blind-index rows for the e-mail addresses and phone numbers in ``body``."""
     rows: list[BlindIndex] = []
     for finding in findings:
         if not isinstance(finding, dict):
@@ -62,8 +71,7 @@ def index_findings(*, ticket: Ticket, body: str, findings: Sequence[object]) -> 
         value = body[start:end].strip()
         if value:
             rows.append(BlindIndex(ticket=ticket, kind=kind, digest=digest_for(kind, value)))
-    BlindIndex.objects.bulk_create(rows, ignore_conflicts=True)
-    return len(rows)
+    return rows
 
 
 @dataclass(frozen=True, slots=True)

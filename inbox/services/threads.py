@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TypedDict
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -18,9 +19,10 @@ from inbox.models import (
     MessageKind,
     Team,
     Ticket,
+    TicketKey,
     TicketStatus,
 )
-from inbox.services.subjects import index_findings
+from inbox.services.subjects import finding_index_rows
 
 logger = logging.getLogger(__name__)
 
@@ -57,12 +59,93 @@ def add_blind_index(*, ticket: Ticket, kind: str, value: str) -> None:
 
 def add_blind_indexes(*, ticket: Ticket, values: Sequence[tuple[str, str]]) -> None:
     """Index exact values (kind, value) for search; duplicates are ignored by the database."""
-    rows = [
+    BlindIndex.objects.bulk_create(blind_index_rows(ticket, values), ignore_conflicts=True)
+
+
+def blind_index_rows(ticket: Ticket, values: Sequence[tuple[str, str]]) -> list[BlindIndex]:
+    return [
         BlindIndex(ticket=ticket, kind=kind, digest=vault.blind_index(kind, value))
         for kind, value in values
         if value
     ]
-    BlindIndex.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+@dataclass(slots=True)
+class NewTicket:
+    """A ticket built in memory with its data key and search indexes, none of them saved."""
+
+    ticket: Ticket
+    key: TicketKey
+    indexes: list[BlindIndex]
+
+
+def build_ticket(
+    *,
+    team: Team,
+    channel: Channel | None,
+    author_external_id: str = "",
+    conversation_external_id: str = "",
+    customer_handle: str = "",
+    customer_name: str = "",
+    language: str = "",
+) -> NewTicket:
+    """Build a ticket with its own data key, the customer's handle and name encrypted.
+
+    Nothing is saved: ``open_ticket`` saves one, the pipeline saves many in bulk.
+    """
+    ticket = Ticket(
+        team=team,
+        channel=channel,
+        author_external_id=author_external_id,
+        conversation_external_id=conversation_external_id,
+        language=language[:8],
+        last_activity_at=timezone.now(),
+    )
+    # Uniqueness (random UUID and reference) is the database's job, and the team and channel
+    # are rows the caller holds: skip the SELECTs.
+    ticket.full_clean(
+        exclude=[
+            "customer_handle_ciphertext",
+            "customer_name_ciphertext",
+            "preview_ciphertext",
+            "team",
+            "channel",
+        ],
+        validate_unique=False,
+        validate_constraints=False,
+    )
+    key = vault.new_ticket_key(ticket)
+    if customer_handle:
+        ticket.customer_handle_ciphertext = vault.encrypt(
+            ticket, ticket, "customer_handle", customer_handle
+        )
+    if customer_name:
+        ticket.customer_name_ciphertext = vault.encrypt(
+            ticket, ticket, "customer_name", customer_name
+        )
+    indexes = blind_index_rows(
+        ticket,
+        [
+            ("handle", customer_handle),
+            (
+                "author_id",
+                f"{channel.platform}:{author_external_id}"
+                if channel and author_external_id
+                else "",
+            ),
+        ],
+    )
+    return NewTicket(ticket, key, indexes)
+
+
+def ticket_created_on_commit(ticket: Ticket) -> None:
+    """Tell the ticket's team, once the creating transaction commits, that it exists."""
+    events.broadcast_on_commit(
+        events.team_group(ticket.team.public_id),
+        events.ticket_changed(
+            ticket_public_id=ticket.public_id, status=ticket.status, change="created"
+        ),
+    )
 
 
 @transaction.atomic
@@ -80,51 +163,108 @@ def open_ticket(
 
     Broadcasts ``inbox.ticket_changed`` to the team on commit.
     """
-    ticket = Ticket(
+    new = build_ticket(
         team=team,
         channel=channel,
         author_external_id=author_external_id,
         conversation_external_id=conversation_external_id,
-        language=language[:8],
-        last_activity_at=timezone.now(),
+        customer_handle=customer_handle,
+        customer_name=customer_name,
+        language=language,
     )
-    # Uniqueness (random UUID and reference) is the database's job: skip the SELECTs.
-    ticket.full_clean(
-        exclude=["customer_handle_ciphertext", "customer_name_ciphertext", "preview_ciphertext"],
+    ticket = new.ticket
+    ticket.save()
+    new.key.save()
+    BlindIndex.objects.bulk_create(new.indexes, ignore_conflicts=True)
+    ticket_created_on_commit(ticket)
+    logger.info("ticket opened ticket=%s channel=%s", ticket.pk, channel.pk if channel else None)
+    return ticket
+
+
+def build_message(
+    *,
+    ticket: Ticket,
+    kind: str,
+    source: str,
+    body: str,
+    author: AbstractBaseUser | None = None,
+    findings: Sequence[FindingMeta] = (),
+    verified: bool = False,
+    inbound_id: int | None = None,
+    idempotency_key: str | None = None,
+) -> tuple[Message, list[BlindIndex]]:
+    """Build an encrypted message and its search indexes, unsaved (see ``add_message``)."""
+    message = Message(
+        ticket=ticket,
+        kind=kind,
+        source=source,
+        author=author,  # type: ignore[misc]  # the configured user model
+        findings=list(findings),
+        verified=verified,
+        inbound_id=inbound_id,
+        idempotency_key=idempotency_key,
+    )
+    # The idempotency key's uniqueness is enforced by the database constraint.
+    message.full_clean(
+        exclude=["body_ciphertext", "ticket", "author", "inbound"],
         validate_unique=False,
         validate_constraints=False,
     )
-    ticket.save()
-    vault.create_key(ticket)
-    if customer_handle:
-        ticket.customer_handle_ciphertext = vault.encrypt(
-            ticket, ticket, "customer_handle", customer_handle
+    message.body_ciphertext = vault.encrypt(ticket, message, "body", body)
+    indexes: list[BlindIndex] = []
+    if kind == MessageKind.INBOUND and verified and findings:
+        # The author's e-mail and phone as blind indexes, so a DPO can find the subject.
+        indexes = finding_index_rows(ticket=ticket, body=body, findings=findings)
+    return message, indexes
+
+
+def touch_ticket(
+    ticket: Ticket, *, kind: str, body: str, findings: Sequence[FindingMeta]
+) -> list[str]:
+    """Update a ticket in memory for a new message; return the fields that changed.
+
+    Inbound messages mark the ticket unread and reopen a solved one.
+    """
+    fields = ["last_activity_at"]
+    ticket.last_activity_at = timezone.now()
+    if kind != MessageKind.NOTE:
+        ticket.preview_ciphertext = vault.encrypt(
+            ticket, ticket, "preview", redacted_preview(body, findings)
         )
-    if customer_name:
-        ticket.customer_name_ciphertext = vault.encrypt(
-            ticket, ticket, "customer_name", customer_name
-        )
-    ticket.save(update_fields=["customer_handle_ciphertext", "customer_name_ciphertext"])
-    add_blind_indexes(
-        ticket=ticket,
-        values=[
-            ("handle", customer_handle),
-            (
-                "author_id",
-                f"{channel.platform}:{author_external_id}"
-                if channel and author_external_id
-                else "",
-            ),
-        ],
-    )
+        fields.append("preview_ciphertext")
+    if kind == MessageKind.INBOUND:
+        ticket.unread_for_agents = True
+        fields.append("unread_for_agents")
+        if ticket.status == TicketStatus.SOLVED:
+            ticket.status = TicketStatus.OPEN
+            fields.append("status")
+    return fields
+
+
+def message_created_on_commit(ticket: Ticket, message: Message) -> None:
+    """Tell the right audiences of a new message once the transaction commits.
+
+    Agents hear of every message; the customer's portal of inbound and outbound ones only.
+    """
     events.broadcast_on_commit(
-        events.team_group(team.public_id),
-        events.ticket_changed(
-            ticket_public_id=ticket.public_id, status=ticket.status, change="created"
+        events.ticket_agents_group(ticket.public_id),
+        events.message_created(
+            ticket_public_id=ticket.public_id,
+            message_public_id=message.public_id,
+            kind=message.kind,
         ),
     )
-    logger.info("ticket opened ticket=%s channel=%s", ticket.pk, channel.pk if channel else None)
-    return ticket
+    events.broadcast_on_commit(
+        events.team_group(ticket.team.public_id),
+        events.ticket_changed(
+            ticket_public_id=ticket.public_id, status=ticket.status, change="message"
+        ),
+    )
+    customer_event = events.customer_message_created(
+        ticket_public_id=ticket.public_id, message_public_id=message.public_id, kind=message.kind
+    )
+    if customer_event is not None:
+        events.broadcast_on_commit(events.ticket_customer_group(ticket.public_id), customer_event)
 
 
 @transaction.atomic
@@ -145,59 +285,19 @@ def add_message(
     Agents hear of every message; the customer's portal hears of inbound and outbound ones
     only. Inbound messages mark the ticket unread and reopen a solved one.
     """
-    message = Message(
+    message, indexes = build_message(
         ticket=ticket,
         kind=kind,
         source=source,
-        author=author,  # type: ignore[misc]  # the configured user model
-        findings=list(findings),
+        body=body,
+        author=author,
+        findings=findings,
         verified=verified,
         inbound_id=inbound_id,
         idempotency_key=idempotency_key,
     )
-    # The idempotency key's uniqueness is enforced by the database constraint.
-    message.full_clean(
-        exclude=["body_ciphertext", "ticket", "author", "inbound"],
-        validate_unique=False,
-        validate_constraints=False,
-    )
-    message.body_ciphertext = vault.encrypt(ticket, message, "body", body)
     message.save()
-    if kind == MessageKind.INBOUND and verified and findings:
-        # The author's e-mail and phone as blind indexes, so a DPO can find the subject.
-        index_findings(ticket=ticket, body=body, findings=findings)
-
-    now = timezone.now()
-    fields = ["last_activity_at"]
-    ticket.last_activity_at = now
-    if kind != MessageKind.NOTE:
-        ticket.preview_ciphertext = vault.encrypt(
-            ticket, ticket, "preview", redacted_preview(body, findings)
-        )
-        fields.append("preview_ciphertext")
-    if kind == MessageKind.INBOUND:
-        ticket.unread_for_agents = True
-        fields.append("unread_for_agents")
-        if ticket.status == TicketStatus.SOLVED:
-            ticket.status = TicketStatus.OPEN
-            fields.append("status")
-    ticket.save(update_fields=fields)
-
-    events.broadcast_on_commit(
-        events.ticket_agents_group(ticket.public_id),
-        events.message_created(
-            ticket_public_id=ticket.public_id, message_public_id=message.public_id, kind=kind
-        ),
-    )
-    events.broadcast_on_commit(
-        events.team_group(ticket.team.public_id),
-        events.ticket_changed(
-            ticket_public_id=ticket.public_id, status=ticket.status, change="message"
-        ),
-    )
-    customer_event = events.customer_message_created(
-        ticket_public_id=ticket.public_id, message_public_id=message.public_id, kind=kind
-    )
-    if customer_event is not None:
-        events.broadcast_on_commit(events.ticket_customer_group(ticket.public_id), customer_event)
+    BlindIndex.objects.bulk_create(indexes, ignore_conflicts=True)
+    ticket.save(update_fields=touch_ticket(ticket, kind=kind, body=body, findings=findings))
+    message_created_on_commit(ticket, message)
     return message

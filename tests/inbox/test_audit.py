@@ -110,3 +110,19 @@ def test_verify_audit_log_command_exit_status() -> None:
 
     with pytest.raises(CommandError, match=f"event {events[0].id}"):
         call_command("verify_audit_log")
+
+
+@pytest.mark.django_db
+def test_record_many_chains_in_order_and_verifies() -> None:
+    audit.record(actor=audit.Actor.system("test"), action="before")
+    events = audit.record_many(
+        [audit.Entry(actor=audit.Actor.system("test"), action=f"batch.{i}") for i in range(5)]
+    )
+
+    assert [e.action for e in AuditEvent.objects.order_by("id")][-5:] == [
+        f"batch.{i}" for i in range(5)
+    ]
+    assert [e.prev_hash for e in events[1:]] == [e.hash for e in events[:-1]]
+    assert audit.verify().ok
+    AuditEvent.objects.filter(pk=events[2].pk).update(action="batch.edited")
+    assert audit.verify().first_break is not None

@@ -474,3 +474,116 @@ def test_items_without_a_conversation_id_never_join_each_other(
         pipeline.ingest_items(channel=x_channel, items=[mention("1860000000000000902")])
 
     assert Ticket.objects.count() == 2
+
+
+def test_batch_with_a_thread_split_across_it_lands_in_one_ticket_per_thread(
+    x_channel: Channel,
+    simulator: RunningSimulator,
+    django_capture_on_commit_callbacks: CommitRunner,
+) -> None:
+    first = simulator.sim.customer_x_mention(PHONE_TEXT, customer="tom")
+    simulator.sim.customer_x_mention(
+        "and my email is tom.example@example.net",
+        customer="tom",
+        in_reply_to_tweet_id=first["tweet_id"],
+    )
+    simulator.sim.customer_x_mention("call me on +44 7700 900123", customer="lena")
+    simulator.sim.customer_x_mention("thanks for the fast delivery, love it", customer="diego")
+    batch = pipeline.connector_for(x_channel).fetch_since(None)
+    stored = pipeline.ingest_items(channel=x_channel, items=batch.items)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        result = pipeline.process_messages(inbound_ids=list(stored.new_inbound_ids))
+
+    statuses = sorted(o.status for o in result.outcomes.values())
+    assert statuses == ["ignored", "processed", "processed", "processed"]
+    assert Ticket.objects.count() == 2
+    tom = Ticket.objects.get(author_external_id=first["author_id"])
+    assert tom.messages.count() == 2
+    # One public reply per ticket-opening item and one for the joining item's thread only.
+    replies = _replies(simulator, "x_replies")
+    assert sorted(r["in_reply_to_tweet_id"] for r in replies) == sorted(
+        OutboxAction.objects.filter(kind=OutboxKind.PUBLIC_REPLY).values_list(
+            "target_external_id", flat=True
+        )
+    )
+    assert set(OutboxAction.objects.values_list("state", flat=True)) == {OutboxState.SENT}
+    assert not InboundMessage.objects.filter(text_ciphertext__isnull=False).exists()
+    assert all(i.ticket_id for i in InboundMessage.objects.filter(status="processed"))
+
+
+def test_batch_second_run_is_a_noop(
+    x_channel: Channel,
+    simulator: RunningSimulator,
+    django_capture_on_commit_callbacks: CommitRunner,
+) -> None:
+    for customer in ("tom", "lena", "camille"):
+        simulator.sim.customer_x_mention(PHONE_TEXT, customer=customer)
+    batch = pipeline.connector_for(x_channel).fetch_since(None)
+    ids = list(pipeline.ingest_items(channel=x_channel, items=batch.items).new_inbound_ids)
+    with django_capture_on_commit_callbacks(execute=True):
+        pipeline.process_messages(inbound_ids=ids)
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        again = pipeline.process_messages(inbound_ids=ids)
+
+    assert {o.status for o in again.outcomes.values()} == {"noop"}
+    assert callbacks == []
+    assert Ticket.objects.count() == 3
+    assert len(_replies(simulator, "x_replies")) == 3
+
+
+def test_batch_scan_failure_of_one_item_leaves_the_others_processed(
+    x_channel: Channel,
+    simulator: RunningSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: CommitRunner,
+) -> None:
+    simulator.sim.customer_x_mention(PHONE_TEXT, customer="tom")
+    simulator.sim.customer_x_mention("poison pill, call +49 151 99999999", customer="lena")
+    batch = pipeline.connector_for(x_channel).fetch_since(None)
+    ids = list(pipeline.ingest_items(channel=x_channel, items=batch.items).new_inbound_ids)
+    real_scan = redaction.scan
+
+    def scan_failing_on_poison(text: str, **kwargs: object) -> list[redaction.Finding]:
+        if "poison" in text:
+            raise RuntimeError("detector crashed")
+        return real_scan(text)
+
+    monkeypatch.setattr(redaction, "scan", scan_failing_on_poison)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = pipeline.process_messages(inbound_ids=ids)
+
+    assert len(result.failed) == 1
+    failed = InboundMessage.objects.get(pk=result.failed[0])
+    assert failed.status == InboundStatus.FAILED
+    assert failed.text_ciphertext is not None  # kept encrypted, to retry; shown nowhere
+    assert Ticket.objects.count() == 1
+    assert result.outcomes[next(i for i in ids if i != failed.pk)].status == "processed"
+
+
+def test_perform_actions_claims_due_ones_and_leaves_the_rest_to_their_time(
+    x_channel: Channel,
+    simulator: RunningSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Process without performing: keep the queued tasks from running.
+    monkeypatch.setattr("inbox.services.processing.enqueue_on_commit", lambda *a, **k: None)
+    for customer in ("tom", "lena", "camille"):
+        simulator.sim.customer_x_mention(PHONE_TEXT, customer=customer)
+    batch = pipeline.connector_for(x_channel).fetch_since(None)
+    ids = list(pipeline.ingest_items(channel=x_channel, items=batch.items).new_inbound_ids)
+    pipeline.process_messages(inbound_ids=ids)
+    actions = list(OutboxAction.objects.order_by("pk"))
+    later = timezone.now() + timedelta(minutes=5)
+    OutboxAction.objects.filter(pk=actions[0].pk).update(next_attempt_at=later)
+
+    outcomes = pipeline.perform_actions(action_ids=[a.pk for a in actions])
+
+    assert outcomes[actions[0].pk].state == OutboxState.PENDING
+    assert outcomes[actions[0].pk].retry_at == later
+    assert all(outcomes[a.pk].state == OutboxState.SENT for a in actions[1:])
+    assert len(_replies(simulator, "x_replies")) == 2
+    again = pipeline.perform_actions(action_ids=[a.pk for a in actions[1:]])
+    assert {o.state for o in again.values()} == {OutboxState.SENT}
+    assert len(_replies(simulator, "x_replies")) == 2

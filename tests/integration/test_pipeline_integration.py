@@ -6,10 +6,13 @@ those services they fail loudly (tests/conftest.py).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -80,6 +83,61 @@ def test_mention_with_phone_end_to_end_through_worker(
         )
         (blob,) = cursor.fetchone()
     assert b"23456789" not in bytes(blob)
+
+
+def test_burst_of_mentions_processed_in_batches_replies_once_each(
+    worker: Worker, x_channel: Channel, simulator: RunningSimulator
+) -> None:
+    customers = ("lena", "tom", "camille", "diego", "giulia", "sanne")
+    count = pipeline.PROCESS_BATCH * 2 + 7  # several batches, the last one partial
+    posted = [
+        simulator.sim.customer_x_mention(
+            f"order {i} lost, ring me on +49 151 2345{i:04d}", customer=customers[i % 6]
+        )["tweet_id"]
+        for i in range(count)
+    ]
+
+    tasks.poll_channel.delay(x_channel.pk)
+
+    wait_for(
+        lambda: OutboxAction.objects.filter(state=OutboxState.SENT).count() == count,
+        timeout=120,
+        what=f"{count} public replies",
+    )
+    replies = _x_replies(simulator)
+    assert sorted(str(r["in_reply_to_tweet_id"]) for r in replies) == sorted(posted)
+    assert Ticket.objects.count() == count
+    assert Message.objects.count() == count
+    assert audit.verify().ok  # the batched secret events chained in order
+
+
+def test_burst_of_events_on_redis_layer_all_delivered() -> None:
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from inbox import events
+
+    layer = get_channel_layer()
+    group = events.team_group(uuid.uuid4())
+    receiver = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(group, receiver)
+    sent = 200  # far past the layer's connection pool
+
+    for _ in range(sent):
+        events.send_now(
+            group,
+            events.ticket_changed(ticket_public_id=uuid.uuid4(), status="open", change="created"),
+        )
+
+    async def receive_all() -> int:
+        got = 0
+        with contextlib.suppress(TimeoutError):
+            while got < sent:
+                await asyncio.wait_for(layer.receive(receiver), timeout=10)
+                got += 1
+        return got
+
+    assert async_to_sync(receive_all)() == sent
 
 
 def test_same_event_five_times_concurrently_creates_one_message(
