@@ -46,6 +46,7 @@ CREDENTIAL_FIELDS = (
     "consumer_secret",
     "access_token",
     "access_token_secret",
+    "oauth2_client_secret",
     "password",
 )
 

@@ -40,6 +40,19 @@ class LinkExpired(HavenError):
     status = 404
 
 
+class XSignInFailed(HavenError):
+    """Sign in with X gave no access: another account, a stale or forged callback, a refusal.
+
+    Every cause gets the same page, so the page tells nothing about which one it was.
+    """
+
+    code = "x_sign_in_failed"
+    message = _(
+        "We could not confirm that you wrote the post. Sign in with the X account that wrote it."
+    )
+    status = 404
+
+
 class TermsNotReviewed(HavenError):
     code = "terms_not_reviewed"
     message = _(

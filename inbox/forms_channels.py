@@ -8,7 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 
@@ -91,6 +93,22 @@ class CredentialsForm(forms.Form):
                 help_text=_("OAuth 1.0a access token, or an OAuth 2.0 user token on its own."),
             )
             self.fields["access_token_secret"] = _secret(_("Access token secret"), required=False)
+            # "Sign in with X" on the customer portal (docs/portal.md): the app's OAuth 2.0 client.
+            self.fields["oauth2_client_id"] = forms.CharField(
+                label=_("OAuth 2.0 client id (for “Sign in with X”, optional)"),
+                required=False,
+                max_length=200,
+                help_text=_(
+                    "Lets customers read their conversation by signing in with the X account "
+                    "that wrote to you. Add %(url)s as a callback URL of the X app."
+                )
+                % {"url": f"{settings.HAVEN_BASE_URL}{reverse('portal:x_callback')}"},
+            )
+            self.fields["oauth2_client_secret"] = _secret(
+                _("OAuth 2.0 client secret"),
+                required=False,
+                help_text=_("Only for a confidential client; leave empty for a public one."),
+            )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -98,6 +116,9 @@ class CredentialsForm(forms.Form):
             for name in ("consumer_secret", "access_token_secret"):
                 if not data.get(name):
                     self.add_error(name, _("OAuth 1.0a needs this as well as the API key."))
+        secret_only = data.get("oauth2_client_secret") and not data.get("oauth2_client_id")
+        if self.platform == Platform.X and secret_only:
+            self.add_error("oauth2_client_id", _("The client secret needs its client id."))
         return data
 
     def credentials(self, *, account_id: str) -> dict[str, str]:

@@ -11,10 +11,12 @@ from django.views.debug import SafeExceptionReporterFilter
 
 # /r/<secret>, /s/<drop_ref>, /x/<export> and similar: the path segment is a secret.
 _SECRET_PATH = re.compile(r"(/(?:r|s|m|x)/)[A-Za-z0-9_\-]{6,}")
+# ?code=...&state=... of an OAuth callback (Sign in with X): one-time, but still secrets.
+_SECRET_QUERY = re.compile(r"([?&](?:code|state)=)[^&\s\"']+")
 
 
 def scrub(text: str) -> str:
-    return _SECRET_PATH.sub(r"\1[redacted]", text)
+    return _SECRET_QUERY.sub(r"\1[redacted]", _SECRET_PATH.sub(r"\1[redacted]", text))
 
 
 class ScrubPortalPathsFilter(logging.Filter):

@@ -25,7 +25,8 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from inbox import portal_selectors
-from inbox.exceptions import HavenError, LinkExpired, TicketNotFound
+from inbox.exceptions import HavenError, LinkExpired, TicketNotFound, XSignInFailed
+from inbox.middleware import CSP
 from inbox.models import SecretKind
 from inbox.services import portal as portal_services
 
@@ -98,6 +99,7 @@ def drop_box(request: HttpRequest, drop_ref: str) -> HttpResponse:
     portal_services.check_rate(scope="drop", ip=_ip(request))
     ticket = portal_selectors.drop_box_ticket(drop_ref=drop_ref)
     portal_services.check_ticket_rate(scope="drop", ticket_id=ticket.pk)
+    x_origin = portal_services.x_sign_in_origin(ticket=ticket)
     form = DropForm(request.POST or None, initial={"key": _fresh_key()})
     if request.method == "POST" and form.is_valid():
         if form.cleaned_data["email"]:
@@ -115,11 +117,13 @@ def drop_box(request: HttpRequest, drop_ref: str) -> HttpResponse:
             "portal/drop_sent.html",
             {"email_given": bool(form.cleaned_data["email"]), "reference": ticket.reference},
         )
-    return render(
+    response = render(
         request,
         "portal/drop.html",
         {
             "form": form,
+            "drop_ref": drop_ref,
+            "x_sign_in": x_origin is not None,
             "reference": ticket.reference,
             "organisation": settings.HAVEN_ORGANISATION_NAME,
             "privacy_url": settings.HAVEN_PRIVACY_NOTICE_URL,
@@ -127,6 +131,55 @@ def drop_box(request: HttpRequest, drop_ref: str) -> HttpResponse:
         },
         status=400 if request.method == "POST" else 200,
     )
+    if x_origin is not None:
+        # The sign-in form's POST is answered with a redirect to X: form-action must allow it.
+        response["Content-Security-Policy"] = CSP.replace(
+            "form-action 'self'", f"form-action 'self' {x_origin}"
+        )
+    return response
+
+
+# --- Sign in with X (SECURITY-DESIGN.md §1, row 3) ------------------------------------------
+
+
+@require_POST
+@_portal_errors
+def x_sign_in(request: HttpRequest, drop_ref: str) -> HttpResponse:
+    """The drop-box page's "Sign in with X" button: off to X's authorize page (303)."""
+    portal_services.check_rate(scope="x_sign_in", ip=_ip(request))
+    ticket = portal_selectors.drop_box_ticket(drop_ref=drop_ref)
+    portal_services.check_ticket_rate(scope="x_sign_in", ticket_id=ticket.pk)
+    try:
+        url = portal_services.start_x_sign_in(session=request.session, ticket=ticket)
+    except XSignInFailed as exc:
+        logger.info("x sign-in not offered code=%s", exc.code)
+        return _redirect_303(reverse("portal:x_failed"))
+    return _redirect_303(url)
+
+
+@require_GET
+@_portal_errors
+def x_sign_in_callback(request: HttpRequest) -> HttpResponse:
+    """X sends the browser back here. Success: 303 to the thread; any failure: 303 to one
+    page, so the code never stays in the address bar or the history."""
+    portal_services.check_rate(scope="exchange", ip=_ip(request))
+    try:
+        ticket = portal_services.finish_x_sign_in(
+            session=request.session,
+            state=str(request.GET.get("state", ""))[:200],
+            code=str(request.GET.get("code", ""))[:1000],
+            error=str(request.GET.get("error", ""))[:100],
+        )
+    except XSignInFailed as exc:
+        logger.info("x sign-in refused code=%s", exc.code)
+        return _redirect_303(reverse("portal:x_failed"))
+    return _redirect_303(reverse("portal:thread", kwargs={"public_id": ticket.public_id}))
+
+
+@require_GET
+def x_sign_in_failed(request: HttpRequest) -> HttpResponse:
+    """The one page for every failed X sign-in, whatever the cause."""
+    return render(request, "portal/x_sign_in_failed.html", status=404)
 
 
 # --- secret links: neutral interstitials, exchange by POST ---------------------------------

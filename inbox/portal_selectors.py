@@ -6,10 +6,11 @@ without access raises ``TicketNotFound``: a customer page never learns which one
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from inbox.models import (
     Message,
     MessageKind,
     MessageSource,
+    Platform,
     PortalContact,
     PortalGrant,
     PortalSecret,
@@ -32,6 +34,8 @@ from inbox.models import (
 )
 from inbox.models.social import DEFAULT_RETENTION_DAYS
 from inbox.selectors import clean_body
+
+logger = logging.getLogger(__name__)
 
 SESSION_KEY = "haven_portal"
 IDLE_SECONDS = 30 * 60
@@ -123,6 +127,57 @@ def retention_days(ticket: Ticket) -> int:
         return DEFAULT_RETENTION_DAYS
     policy = ChannelPolicy.objects.filter(channel_id=ticket.channel_id).first()
     return policy.retention_days if policy is not None else DEFAULT_RETENTION_DAYS
+
+
+@dataclass(frozen=True, slots=True)
+class XSignInConfig:
+    """The X app client a channel uses for "Sign in with X" (from its encrypted credentials)."""
+
+    client_id: str
+    client_secret: str | None = field(repr=False)
+    api_base_url: str
+
+
+def x_sign_in_config(ticket: Ticket) -> XSignInConfig | None:
+    """Sign in with X for this ticket, or None: the ticket needs a social author id and an X
+    channel whose credentials hold an OAuth 2.0 client id. Machine use: not audited."""
+    channel = ticket.channel
+    if channel is None or channel.platform != Platform.X or not ticket.author_external_id:
+        return None
+    try:
+        credentials = vault.decrypt_channel_credentials(channel)
+    except vault.DecryptionError:
+        logger.warning("x sign-in off: channel credentials unreadable channel=%s", channel.pk)
+        return None
+    client_id = credentials.get("oauth2_client_id", "")
+    if not client_id:
+        return None
+    return XSignInConfig(
+        client_id=client_id,
+        client_secret=credentials.get("oauth2_client_secret") or None,
+        api_base_url=channel.api_base_url,
+    )
+
+
+def x_sign_in_ticket(*, ticket_ref: str) -> Ticket:
+    """The ticket a pending X sign-in is for, if it still takes portal sessions.
+
+    Raises TicketNotFound when it is gone (erased), closed or has no social author.
+    """
+    try:
+        public_id = uuid.UUID(ticket_ref)
+    except ValueError:
+        raise TicketNotFound("malformed ticket reference") from None
+    ticket = (
+        Ticket.objects.select_related("channel")
+        .filter(public_id=public_id)
+        .exclude(status=TicketStatus.CLOSED)
+        .exclude(author_external_id="")
+        .first()
+    )
+    if ticket is None:
+        raise TicketNotFound("no open ticket for this sign-in")
+    return ticket
 
 
 def grant_ref_from_session(session: Mapping[str, Any]) -> uuid.UUID | None:

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from urllib.parse import parse_qs, urlsplit
 
-from channels_bridge.simulator import graph, world, xapi
+from channels_bridge.simulator import graph, world, xapi, xoauth
 from channels_bridge.simulator.state import Fault, FaultKind, Simulator
 from channels_bridge.simulator.traffic import TrafficGenerator
 from channels_bridge.simulator.wire import (
@@ -102,7 +102,7 @@ def dispatch(sim: Simulator, req: Request, traffic: TrafficGenerator | None = No
     """Route one request: control API, or a platform API with faults applied."""
     if req.path == "/_sim" or req.path.startswith("/_sim/"):
         return control(sim, req, traffic)
-    if req.path == "/2" or req.path.startswith("/2/"):
+    if req.path == "/2" or req.path.startswith("/2/") or xoauth.is_oauth_path(req.path):
         platform = "x"
         route = xapi.route_of(req.method, req.path)
     else:
@@ -119,7 +119,10 @@ def dispatch(sim: Simulator, req: Request, traffic: TrafficGenerator | None = No
     if blocking is not None and blocking.kind is not FaultKind.CRASH_AFTER_WRITE:
         logger.info("fault applied id=%s kind=%s route=%s", blocking.id, blocking.kind, route)
         return fault_response(sim, platform, blocking, route, req.method)
-    response = xapi.handle(sim, req) if platform == "x" else graph.handle(sim, req)
+    if xoauth.is_oauth_path(req.path):
+        response = xoauth.handle(sim, req)
+    else:
+        response = xapi.handle(sim, req) if platform == "x" else graph.handle(sim, req)
     if blocking is not None:
         logger.info(
             "fault applied after work id=%s mode=%s route=%s",
@@ -321,9 +324,12 @@ def _settings(sim: Simulator, body: dict[str, object]) -> JsonObj:
         enforce = _flag(body, "x_enforce_rate_limits")
         if enforce is not None:
             sim.x_enforce_rate_limits = enforce
+        if "x_oauth_user" in body:
+            sim.x_oauth_user = _str(body, "x_oauth_user") or None
         return {
             "x_reply_requires_mention": sim.x_reply_requires_mention,
             "x_enforce_rate_limits": sim.x_enforce_rate_limits,
+            "x_oauth_user": sim.x_oauth_user,
         }
 
 

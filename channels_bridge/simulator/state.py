@@ -228,6 +228,21 @@ class DmEvent:
     created: float
 
 
+@dataclass(slots=True)
+class OAuthCode:
+    """An authorization code of "Sign in with X", bound to its client, redirect and challenge."""
+
+    value: str
+    client_id: str
+    redirect_uri: str
+    code_challenge: str
+    code_challenge_method: str
+    user_id: str
+    scopes: tuple[str, ...]
+    expires_at: float
+    used: bool = False
+
+
 def dm_conversation_id(a: str, b: str) -> str:
     """Return the 1:1 DM conversation id: '<low id>-<high id>'."""
     low, high = sorted((a, b), key=int)
@@ -246,6 +261,9 @@ class Simulator:
         self._clock_offset = 0.0 if clock is None else clock - time.time()
         self.x_reply_requires_mention = True
         self.x_enforce_rate_limits = False
+        # Customer key (or X user id) the OAuth 2.0 authorize page approves as; None shows a
+        # page to choose one (the demo), unless the request names one with ``sim_user``.
+        self.x_oauth_user: str | None = None
         self._init_world()
 
     # -- clock ---------------------------------------------------------------------------------
@@ -275,6 +293,8 @@ class Simulator:
         self.tokens: dict[str, Token] = {}
         self._add_default_tokens()
         self.x_rate: dict[str, tuple[float, int]] = {}
+        self.x_oauth_codes: dict[str, OAuthCode] = {}
+        self.x_oauth_counts: dict[str, int] = {"codes": 0, "tokens": 0, "revoked": 0}
 
         self.fb_names: dict[str, str] = {world.FB_PAGE_ID: world.FB_PAGE_NAME}
         for customer in world.CUSTOMERS:
@@ -342,6 +362,7 @@ class Simulator:
             self._clock_offset = 0.0
             self.x_reply_requires_mention = True
             self.x_enforce_rate_limits = False
+            self.x_oauth_user = None
             self._init_world()
             logger.info("simulator reset seed=%s", self.seed)
 
@@ -864,6 +885,7 @@ class Simulator:
                     ],
                     "tweet_count": len(self.tweets),
                     "dm_event_count": len(self.dm_events),
+                    "oauth2": dict(self.x_oauth_counts),
                 },
                 "writes": dict(sorted(self.writes.items())),
                 "requests": dict(sorted(self.requests.items())),

@@ -39,6 +39,11 @@ X_ACCESS_TOKEN: Final = f"{X_BRAND_ID}-simAccessTokenHavenDemo000001"
 X_ACCESS_TOKEN_SECRET: Final = "simAccessTokenSecretHavenDemo0000000000000001"  # noqa: S105 - simulated
 X_BEARER_TOKEN: Final = "AAAAAAAAAAAAAAAAAAAAASIM%2Fapp-only-bearer-haven-demo-0001"  # noqa: S105 - simulated
 X_OAUTH2_USER_TOKEN: Final = "simOAuth2UserTokenHavenDemo0001"  # noqa: S105 - simulated
+# "Sign in with X" (OAuth 2.0 Authorization Code with PKCE): the app's confidential client, and a
+# public client (no secret) for the same app.
+X_OAUTH2_CLIENT_ID: Final = "c2ltT0F1dGgyQ2xpZW50SGF2ZW5EZW1vOjE6Y2k"
+X_OAUTH2_CLIENT_SECRET: Final = "simOAuth2ClientSecretHavenDemo000000001"  # noqa: S105 - simulated
+X_OAUTH2_PUBLIC_CLIENT_ID: Final = "c2ltT0F1dGgyUHVibGljSGF2ZW5EZW1vOjE6Y2k"
 
 # First ids handed out for objects created while the simulator runs.
 FB_OBJECT_ID_START: Final = 200000000000001
@@ -106,7 +111,8 @@ def default_credentials(platform: Platform) -> dict[str, str]:
 
     facebook: page_id, page_access_token, app_id, app_secret.
     x: user_id, username, consumer_key, consumer_secret, access_token, access_token_secret,
-    bearer_token (app-only), oauth2_user_token (OAuth 2.0 user context).
+    bearer_token (app-only), oauth2_user_token (OAuth 2.0 user context), oauth2_client_id and
+    oauth2_client_secret (the confidential OAuth 2.0 client that "Sign in with X" uses).
     """
     if platform == "facebook":
         return {
@@ -125,6 +131,8 @@ def default_credentials(platform: Platform) -> dict[str, str]:
             "access_token_secret": X_ACCESS_TOKEN_SECRET,
             "bearer_token": X_BEARER_TOKEN,
             "oauth2_user_token": X_OAUTH2_USER_TOKEN,
+            "oauth2_client_id": X_OAUTH2_CLIENT_ID,
+            "oauth2_client_secret": X_OAUTH2_CLIENT_SECRET,
         }
     raise ValueError(f"unknown platform {platform!r}")
 

@@ -459,8 +459,15 @@ def _me(ctx: Ctx) -> XUser:
     return ctx.sim.x_users[ctx.token.account_id]
 
 
+# X documents these scopes for GET /2/users/me with an OAuth 2.0 user token.
+ME_SCOPES = frozenset({"tweet.read", "users.read"})
+
+
 def get_me(ctx: Ctx, parts: list[str]) -> tuple[int, JsonObj]:
-    """GET /2/users/me."""
+    """GET /2/users/me. A token from the OAuth 2.0 token endpoint needs ME_SCOPES."""
+    token = ctx.token
+    if token is not None and token.scopes and not set(token.scopes) >= ME_SCOPES:
+        raise problem(403, "Forbidden", "Missing scope: tweet.read and users.read.")
     return 200, {"data": render_user(_me(ctx), _csv(ctx, "user.fields"))}
 
 

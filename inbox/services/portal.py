@@ -8,9 +8,11 @@ addresses or secrets: ids, kinds and counts only.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,10 +24,13 @@ from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 import redaction
+from channels_bridge.errors import BridgeError
+from channels_bridge.x_oauth import XSignIn
 from inbox import audit, events, portal_selectors, vault
 from inbox.exceptions import (
     EmptyCustomerMessage,
@@ -34,6 +39,7 @@ from inbox.exceptions import (
     PortalRateLimited,
     TicketClosed,
     TicketNotFound,
+    XSignInFailed,
 )
 from inbox.models import (
     ContactMessage,
@@ -78,6 +84,9 @@ LIMITS: dict[str, tuple[Limit, Limit, Limit]] = {
     "new_link": (Limit(5, 3600), Limit(3, 3600), Limit(200, 60)),
     # E-mails a stranger can trigger through the public drop box, to any address.
     "mail": (Limit(5, 3600), Limit(5, 3600), Limit(300, 60)),
+    # "Sign in with X" buttons pressed (each sends the browser to X); the callback counts as
+    # an "exchange".
+    "x_sign_in": (Limit(10, 600), Limit(30, 3600), Limit(600, 60)),
 }
 
 
@@ -186,6 +195,126 @@ def _exchange(*, session: SessionBase, kind: str, secret: str) -> Ticket:
         data={"kind": kind, "grant": str(grant.public_id), "contact": contact is not None},
     )
     logger.info("portal secret exchanged ticket=%s kind=%s grant=%s", ticket.pk, kind, grant.pk)
+    return ticket
+
+
+# --- Sign in with X (SECURITY-DESIGN.md §1, row 3) ----------------------------------------
+
+X_SIGN_IN_KEY = "haven_portal_x"
+X_SIGN_IN_TTL_SECONDS = 10 * 60
+X_SIGN_IN_KIND = "x_sign_in"
+
+
+def _x_sign_in(config: portal_selectors.XSignInConfig) -> XSignIn:
+    return XSignIn(
+        client_id=config.client_id,
+        client_secret=config.client_secret,
+        redirect_uri=f"{settings.HAVEN_BASE_URL}{reverse('portal:x_callback')}",
+        base_url=config.api_base_url or settings.HAVEN_PLATFORM_BASE_URL or None,
+        timeout=settings.HAVEN_PLATFORM_TIMEOUT,
+    )
+
+
+def x_sign_in_origin(*, ticket: Ticket) -> str | None:
+    """The origin "Sign in with X" sends the browser to (for the page's CSP ``form-action``),
+    or None when the ticket offers no sign-in."""
+    config = portal_selectors.x_sign_in_config(ticket)
+    return _x_sign_in(config).authorize_origin if config is not None else None
+
+
+def start_x_sign_in(*, session: SessionBase, ticket: Ticket) -> str:
+    """Begin "Sign in with X" for ``ticket`` and return X's authorize URL.
+
+    The state, the PKCE verifier and the ticket wait in the server-side session for
+    ``X_SIGN_IN_TTL_SECONDS``; a second start replaces the first. Raises XSignInFailed when
+    the ticket offers no sign-in.
+    """
+    config = portal_selectors.x_sign_in_config(ticket)
+    if config is None:
+        raise XSignInFailed(f"ticket {ticket.pk} offers no x sign-in")
+    begun = _x_sign_in(config).begin()
+    session[X_SIGN_IN_KEY] = {
+        "state": begun.state,
+        "verifier": begun.code_verifier,
+        "ticket": str(ticket.public_id),
+        "expires": time.time() + X_SIGN_IN_TTL_SECONDS,
+    }
+    logger.info("x sign-in started ticket=%s", ticket.pk)
+    return begun.url
+
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode("utf-8", "replace"), b.encode("utf-8", "replace"))
+
+
+def finish_x_sign_in(*, session: SessionBase, state: str, code: str, error: str) -> Ticket:
+    """X's callback: when X proves the signed-in account is the ticket's social author, start
+    the same one-ticket portal session as a read-secret exchange (the session key rotates).
+
+    The pending sign-in is used up by this call, whatever the outcome. The code is exchanged
+    for a token that is used once for ``GET /2/users/me``, revoked and never stored. Raises
+    XSignInFailed alike for a missing, stale or forged state, a refusal at X, an X error, a
+    closed or erased ticket and another X account; PortalRateLimited past the ticket's
+    exchange limit.
+    """
+    pending = session.pop(X_SIGN_IN_KEY, None)
+    if not isinstance(pending, dict):
+        raise XSignInFailed("no pending x sign-in")
+    if not _same(str(pending.get("state") or "-"), state or ""):
+        raise XSignInFailed("x sign-in state does not match")
+    if float(pending.get("expires") or 0) < time.time():
+        raise XSignInFailed("x sign-in expired")
+    if error or not code:
+        raise XSignInFailed("x sign-in not approved at x")
+    try:
+        ticket = portal_selectors.x_sign_in_ticket(ticket_ref=str(pending.get("ticket")))
+    except TicketNotFound:
+        raise XSignInFailed("x sign-in ticket closed or gone") from None
+    check_ticket_rate(scope="exchange", ticket_id=ticket.pk)
+    config = portal_selectors.x_sign_in_config(ticket)
+    if config is None:
+        raise XSignInFailed(f"ticket {ticket.pk} no longer offers x sign-in")
+    try:
+        user_id = _x_sign_in(config).signed_in_user_id(
+            code=code, code_verifier=str(pending.get("verifier") or "")
+        )
+    except BridgeError as exc:
+        logger.warning(
+            "x sign-in failed at x ticket=%s error=%s code=%s",
+            ticket.pk,
+            type(exc).__name__,
+            exc.code,
+        )
+        raise XSignInFailed(f"x sign-in refused error={type(exc).__name__}") from None
+    if not _same(user_id, ticket.author_external_id):
+        audit.record(
+            actor=audit.Actor.customer(ticket.public_id),
+            action="portal.x_sign_in_refused",
+            object_type="ticket",
+            object_id=ticket.public_id,
+            ticket_public_id=ticket.public_id,
+            data={"reason": "other_account"},
+        )
+        logger.info("x sign-in by another account ticket=%s", ticket.pk)
+        raise XSignInFailed("x sign-in by another account")
+    return _grant_x_sign_in(session=session, ticket=ticket)
+
+
+@transaction.atomic
+def _grant_x_sign_in(*, session: SessionBase, ticket: Ticket) -> Ticket:
+    grant = PortalGrant.objects.create(
+        ticket=ticket, contact=None, expires_at=timezone.now() + SESSION_LIFETIME
+    )
+    _start_session(session, grant)
+    audit.record(
+        actor=audit.Actor.customer(ticket.public_id),
+        action="secret.exchange",
+        object_type="ticket",
+        object_id=ticket.public_id,
+        ticket_public_id=ticket.public_id,
+        data={"kind": X_SIGN_IN_KIND, "grant": str(grant.public_id), "contact": False},
+    )
+    logger.info("portal x sign-in exchanged ticket=%s grant=%s", ticket.pk, grant.pk)
     return ticket
 
 
