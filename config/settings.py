@@ -283,5 +283,14 @@ LOGGING = {
     },
 }
 
+# Error reporting (SECURITY-DESIGN.md §8): off unless SENTRY_DSN is set. config/sentry.py keeps
+# personal data, request bodies, headers, cookies, query strings and URL secrets out of events.
+SENTRY_DSN = env.str("SENTRY_DSN")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", "production")
+if SENTRY_DSN:
+    from config.sentry import init_sentry
+
+    init_sentry(SENTRY_DSN, environment=SENTRY_ENVIRONMENT)
+
 # Every variable this module read: a test checks docker-compose.yml and .env.example against it.
 HAVEN_ENV_VARIABLES_READ = frozenset(env.read | {"HAVEN_KEYFILE"})
