@@ -80,6 +80,7 @@ FACEBOOK_CAPABILITIES: Mapping[ItemKind, Capabilities] = MappingProxyType(
     {
         ItemKind.COMMENT: Capabilities(
             reply_publicly=True,
+            delete_own_reply=True,
             hide=True,
             send_private=True,
             private_window=PRIVATE_REPLY_WINDOW,
@@ -87,6 +88,7 @@ FACEBOOK_CAPABILITIES: Mapping[ItemKind, Capabilities] = MappingProxyType(
         ),
         ItemKind.REPLY: Capabilities(
             reply_publicly=True,
+            delete_own_reply=True,
             hide=True,
             send_private=True,
             private_window=PRIVATE_REPLY_WINDOW,
@@ -94,6 +96,7 @@ FACEBOOK_CAPABILITIES: Mapping[ItemKind, Capabilities] = MappingProxyType(
         ),
         ItemKind.MENTION: Capabilities(
             reply_publicly=True,
+            delete_own_reply=True,
             hide=False,
             send_private=True,
             private_window=PRIVATE_REPLY_WINDOW,
@@ -635,6 +638,17 @@ class FacebookConnector:
         result = self._post(item.external_id, "hide", is_hidden=value)
         if result.get("success") is not True:
             raise PlatformError(f"hide {item.external_id} not confirmed")
+
+    def delete_reply(self, external_id: str) -> None:
+        """Delete one of the Page's own comments (undo a public reply).
+
+        A Page may delete its own comments (``pages_manage_engagement``). Raises NotFound when
+        the comment is gone already, so a caller can count a repeated delete as done.
+        """
+        result = self._call("DELETE", "delete", lambda: self._graph.delete_object(external_id))
+        if result.get("success") is not True:
+            raise PlatformError(f"delete {external_id} not confirmed")
+        logger.info("facebook reply deleted reply=%s", external_id)
 
     def send_private(self, item: Item, text: str) -> str:
         """Private Reply to a comment (one, within 7 days) or a Messenger reply to a dm.

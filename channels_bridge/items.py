@@ -75,12 +75,14 @@ class Capabilities:
     ``private_window`` is how long after the item a private message is still allowed,
     ``private_limit`` how many private messages one item allows (``None``: no limit).
     Costs are per-request estimates in USD (X pay-per-use pricing; ``None`` where free).
+    ``delete_own_reply``: the account may delete its own public reply to such an item again.
     ``reason`` explains, for people, why something is not allowed.
     """
 
     reply_publicly: bool
     hide: bool
     send_private: bool
+    delete_own_reply: bool = False
     private_window: timedelta | None = None
     private_limit: int | None = None
     reply_cost_usd: float | None = None

@@ -41,6 +41,13 @@ class Connector(Protocol):
         """Send ``text`` privately to the author of ``item``; returns the message id."""
         ...
 
+    def delete_reply(self, external_id: str) -> None:
+        """Delete our own public reply ``external_id``; NotFound when it is gone already.
+
+        Where ``capabilities[kind].delete_own_reply`` is False the platform refuses it.
+        """
+        ...
+
     def find_own_reply(self, item: Item) -> str | None:
         """Our own public reply under ``item``, to reconcile after a crash or timeout."""
         ...

@@ -100,6 +100,7 @@ X_CAPABILITIES: Mapping[ItemKind, Capabilities] = MappingProxyType(
             reply_publicly=True,
             hide=False,
             send_private=True,
+            delete_own_reply=True,
             reply_cost_usd=POST_COST_USD,
             reply_url_cost_usd=POST_WITH_URL_COST_USD,
             private_cost_usd=DM_COST_USD,
@@ -109,6 +110,7 @@ X_CAPABILITIES: Mapping[ItemKind, Capabilities] = MappingProxyType(
             reply_publicly=True,
             hide=True,
             send_private=True,
+            delete_own_reply=True,
             reply_cost_usd=POST_COST_USD,
             reply_url_cost_usd=POST_WITH_URL_COST_USD,
             private_cost_usd=DM_COST_USD,
@@ -607,7 +609,7 @@ class XConnector:
         return as_id(get_str(get_obj(page, "data"), "conversation_id")) or external_id
 
     def delete_reply(self, external_id: str) -> None:
-        """Delete one of our own posts (undo a reply)."""
+        """Delete one of our own posts (undo a reply). Raises NotFound when it is gone already."""
         result = self._call("delete", self._client.delete_tweet, id=external_id)
         if get_obj(result, "data") is None:
             raise PlatformError(f"delete {external_id} not confirmed")

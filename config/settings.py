@@ -173,6 +173,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "poll-due-channels": {"task": "inbox.poll_due_channels", "schedule": 10.0},
     "sweep": {"task": "inbox.sweep", "schedule": 30.0},
     "purge-expired": {"task": "inbox.purge_expired", "schedule": 24 * 60 * 60.0},
+    "sweep-reply-deletions": {"task": "inbox.sweep_reply_deletions", "schedule": 60.0},
 }
 
 AUTH_PASSWORD_VALIDATORS = [

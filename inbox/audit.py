@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from inbox.models import AuditEvent, AuditHead
+from inbox.models import AuditCheckpoint, AuditEvent, AuditHead
 
 logger = logging.getLogger(__name__)
 
@@ -140,17 +140,27 @@ class ChainBreak:
 
 @dataclass(frozen=True, slots=True)
 class VerifyResult:
+    """``checked`` events hold together; ``walked`` of them were read by this check.
+
+    ``full`` is False for a check that started at the checkpoint (``verify_recent``);
+    ``full_verified_at`` is when the whole chain was last walked from the start.
+    """
+
     checked: int
     first_break: ChainBreak | None
     last_hash: str
+    walked: int = 0
+    full: bool = True
+    full_verified_at: datetime | None = None
+    last_event_id: int = 0
 
     @property
     def ok(self) -> bool:
         return self.first_break is None
 
 
-def _events(batch: int = 2000) -> Iterator[AuditEvent]:
-    last_id = 0
+def _events(*, after: int = 0, batch: int = 2000) -> Iterator[AuditEvent]:
+    last_id = after
     while True:
         rows = list(AuditEvent.objects.filter(id__gt=last_id).order_by("id")[:batch])
         if not rows:
@@ -159,32 +169,153 @@ def _events(batch: int = 2000) -> Iterator[AuditEvent]:
         last_id = rows[-1].id
 
 
-def verify() -> VerifyResult:
-    """Walk the chain from the start; report the first edited, missing or reordered event."""
-    prev_hash = GENESIS_HASH
-    prev_id = 0
+@dataclass(slots=True)
+class _Walk:
+    """Where a walk along the chain stands: the last good event and how many were read."""
+
+    prev_hash: str = GENESIS_HASH
+    prev_id: int = 0
     prev_time: datetime | None = None
-    checked = 0
-    for event in _events():
-        if event.prev_hash != prev_hash:
-            reason = "previous event missing or reordered (prev_hash does not match)"
-            return VerifyResult(checked, ChainBreak(event.id, reason), prev_hash)
-        if compute_hash(event) != event.hash:
-            return VerifyResult(
-                checked, ChainBreak(event.id, "event content was changed"), prev_hash
+    walked: int = 0
+
+
+def _walk(walk: _Walk) -> ChainBreak | None:
+    """Check every event after ``walk.prev_id`` against its predecessor; advance ``walk``."""
+    for event in _events(after=walk.prev_id):
+        if event.prev_hash != walk.prev_hash:
+            return ChainBreak(
+                event.id, "previous event missing or reordered (prev_hash does not match)"
             )
-        if event.id <= prev_id or (prev_time is not None and event.created_at < prev_time):
-            return VerifyResult(checked, ChainBreak(event.id, "events out of order"), prev_hash)
-        prev_hash, prev_id, prev_time = event.hash, event.id, event.created_at
-        checked += 1
-    head = AuditHead.objects.filter(id=1).first()
-    if head is not None and head.last_hash not in (prev_hash, GENESIS_HASH) and checked:
+        if compute_hash(event) != event.hash:
+            return ChainBreak(event.id, "event content was changed")
+        if event.id <= walk.prev_id or (
+            walk.prev_time is not None and event.created_at < walk.prev_time
+        ):
+            return ChainBreak(event.id, "events out of order")
+        walk.prev_hash, walk.prev_id, walk.prev_time = event.hash, event.id, event.created_at
+        walk.walked += 1
+    return None
+
+
+def _walk_to_head(walk: _Walk, *, total: int) -> ChainBreak | None:
+    """Walk to the end and compare with the head row, following appends made meanwhile.
+
+    Writers append all the time (every decryption is an event): when the head is ahead of the
+    walk's end, the walk goes on from there, and only a head that stays ahead of events that
+    are not there is a break.
+    """
+    seen_head_id: int | None = None
+    for _ in range(5):
+        broken = _walk(walk)
+        if broken is not None:
+            return broken
+        head = AuditHead.objects.filter(id=1).first()
+        if head is not None and total + walk.walked == 0 and head.last_event_id:
+            return ChainBreak(head.last_event_id, "all events missing")
+        if head is None or head.last_hash in (walk.prev_hash, GENESIS_HASH):
+            return None
+        if head.last_event_id <= walk.prev_id or head.last_event_id == seen_head_id:
+            break
+        seen_head_id = head.last_event_id
+    return ChainBreak(walk.prev_id, "newest events missing (head differs)")
+
+
+def verify() -> VerifyResult:
+    """Walk the chain from the start; report the first edited, missing or reordered event.
+
+    Reads only: ``verify_full`` also moves the checkpoint that ``verify_recent`` starts from.
+    """
+    walk = _Walk()
+    broken = _walk_to_head(walk, total=0)
+    return VerifyResult(
+        walk.walked, broken, walk.prev_hash, walked=walk.walked, last_event_id=walk.prev_id
+    )
+
+
+def verify_full() -> VerifyResult:
+    """``verify``, then remember the verified end as the checkpoint (or forget it on a break).
+
+    Forgetting it on a break makes every later ``verify_recent`` walk from the start again, so
+    a break in old events keeps showing until someone repairs the log.
+    """
+    result = verify()
+    now = timezone.now()
+    if not result.ok or result.checked == 0:
+        AuditCheckpoint.objects.filter(id=1).delete()
+        if result.first_break is not None:
+            logger.error(
+                "audit chain broken event=%s checked=%s",
+                result.first_break.event_id,
+                result.checked,
+            )
+        return result
+    AuditCheckpoint.objects.update_or_create(
+        id=1,
+        defaults={
+            "event_id": result.last_event_id,
+            "event_hash": result.last_hash,
+            "checked": result.checked,
+            "verified_at": now,
+            "full_verified_at": now,
+        },
+    )
+    logger.info("audit chain verified in full events=%s", result.checked)
+    return VerifyResult(
+        result.checked,
+        None,
+        result.last_hash,
+        walked=result.walked,
+        full_verified_at=now,
+        last_event_id=result.last_event_id,
+    )
+
+
+def verify_recent() -> VerifyResult:
+    """Verify only the events after the checkpoint, then move the checkpoint to the end.
+
+    Every new event is checked as ``verify`` checks it, chained to the checkpoint event, whose
+    stored and recomputed hashes must still match the checkpoint. Events before the checkpoint
+    are not re-read: edits there show up in ``verify_full`` (``manage.py verify_audit_log`` or
+    the DPO page's button). Without a checkpoint, or after a break, this is ``verify_full``.
+    """
+    point = AuditCheckpoint.objects.filter(id=1).first()
+    if point is None:
+        return verify_full()
+    anchor = AuditEvent.objects.filter(id=point.event_id).first()
+    if anchor is None or anchor.hash != point.event_hash or compute_hash(anchor) != anchor.hash:
+        AuditCheckpoint.objects.filter(id=1).delete()
+        logger.error("audit checkpoint event missing or changed event=%s", point.event_id)
+        reason = "checkpoint event missing or changed"
         return VerifyResult(
-            checked, ChainBreak(prev_id, "newest events missing (head differs)"), prev_hash
+            point.checked,
+            ChainBreak(point.event_id, reason),
+            point.event_hash,
+            full=False,
+            full_verified_at=point.full_verified_at,
         )
-    if head is not None and checked == 0 and head.last_event_id:
-        return VerifyResult(0, ChainBreak(head.last_event_id, "all events missing"), prev_hash)
-    return VerifyResult(checked, None, prev_hash)
+    walk = _Walk(anchor.hash, anchor.id, anchor.created_at)
+    broken = _walk_to_head(walk, total=point.checked)
+    checked = point.checked + walk.walked
+    if broken is not None:
+        AuditCheckpoint.objects.filter(id=1).delete()
+        logger.error("audit chain broken event=%s checked=%s", broken.event_id, checked)
+    elif walk.walked:
+        # Only forward: a slower concurrent check must not move the checkpoint back.
+        AuditCheckpoint.objects.filter(id=1, event_id__lt=walk.prev_id).update(
+            event_id=walk.prev_id,
+            event_hash=walk.prev_hash,
+            checked=checked,
+            verified_at=timezone.now(),
+        )
+    return VerifyResult(
+        checked,
+        broken,
+        walk.prev_hash,
+        walked=walk.walked,
+        full=False,
+        full_verified_at=point.full_verified_at,
+        last_event_id=walk.prev_id,
+    )
 
 
 def record_after_commit(**event: object) -> None:

@@ -3,7 +3,8 @@
 Staff only (others get 404, anonymous users the login page). Subject identifiers travel in POST
 bodies, never in URLs, so access logs never see them. Export and erasure need a step-up: the
 password re-entered within the last five minutes (SECURITY-DESIGN.md §4). Every operation is a
-call to ``inbox.services.gdpr``; these views only validate, call and render.
+call to ``inbox.services.gdpr`` (or ``reply_deletion``, ``audit``); these views only validate,
+call and render.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from inbox import audit
 from inbox.exceptions import LinkExpired
-from inbox.services import gdpr
+from inbox.services import gdpr, reply_deletion
 
 logger = logging.getLogger(__name__)
 
@@ -92,8 +93,17 @@ class StepUpForm(SubjectForm):
     )
 
 
+# Platforms whose public replies the erase page offers to delete, with their display names.
+REPLY_PLATFORMS = [("facebook", "Facebook"), ("x", "X")]
+
+
 class EraseForm(StepUpForm):
     confirm = forms.BooleanField(label=_("I understand this cannot be undone."), required=False)
+    delete_replies = forms.MultipleChoiceField(
+        label=_("Also delete Haven's public replies on"),
+        required=False,
+        choices=REPLY_PLATFORMS,
+    )
 
 
 class DownloadForm(forms.Form):
@@ -141,14 +151,39 @@ def _actor(request: HttpRequest) -> audit.Actor:
 # --- pages ---------------------------------------------------------------------------------
 
 
-@require_GET
-@staff_required
-def home(request: HttpRequest) -> HttpResponse:
+def _home(request: HttpRequest, result: audit.VerifyResult, *, status: int = 200) -> HttpResponse:
     return render(
         request,
         "dpo/home.html",
-        {"form": SubjectForm(), "audit": audit.verify(), "step_up": step_up_fresh(request)},
+        {
+            "form": SubjectForm(),
+            "audit": result,
+            "step_up": step_up_fresh(request),
+            "deletions": reply_deletion.open_counts(),
+        },
+        status=status,
     )
+
+
+@require_GET
+@staff_required
+def home(request: HttpRequest) -> HttpResponse:
+    # Only the events since the last check: walking the whole chain on every visit grows with
+    # the log. The button below (``verify_audit``) walks all of it.
+    return _home(request, audit.verify_recent())
+
+
+@require_POST
+@staff_required
+def verify_audit(request: HttpRequest) -> HttpResponse:
+    """Walk the whole audit chain now (as ``manage.py verify_audit_log`` does). Audited."""
+    result = audit.verify_full()
+    audit.record(
+        actor=_actor(request),
+        action="audit.verify",
+        data={"checked": result.checked, "ok": result.ok},
+    )
+    return _home(request, result)
 
 
 @sensitive_post_parameters()
@@ -242,14 +277,40 @@ def erase(request: HttpRequest) -> HttpResponse:
         return render(request, "dpo/home.html", {"form": form, "audit": None}, status=400)
     subject = form.subject()
     match = gdpr.find_subject(subject)
-    context: dict[str, Any] = {"form": form, "match": match, "step_up": step_up_fresh(request)}
+    replies = reply_deletion.count_subject_replies(match=match, subject=subject)
+    chosen = [p for p in form.cleaned_data.get("delete_replies") or [] if p in replies]
+    context: dict[str, Any] = {
+        "form": form,
+        "match": match,
+        "step_up": step_up_fresh(request),
+        "replies": [
+            {"platform": p, "label": label, "count": replies[p], "chosen": p in chosen}
+            for p, label in REPLY_PLATFORMS
+            if p in replies
+        ],
+    }
     if not form.cleaned_data.get("confirm"):
         return render(request, "dpo/erase_confirm.html", context)
     if not _step_up(request, form.cleaned_data.get("password") or ""):
         context["wrong"] = True
         return render(request, "dpo/erase_confirm.html", context, status=403)
-    report = gdpr.erase_subject(subject=subject, actor=_actor(request))
-    return render(request, "dpo/erase_done.html", {"report": report})
+    report = gdpr.erase_subject(subject=subject, actor=_actor(request), delete_replies_on=chosen)
+    deletions = (
+        reply_deletion.list_deletions(erasure_id=report.erasure_id)
+        if report.reply_deletions and report.erasure_id
+        else []
+    )
+    return render(request, "dpo/erase_done.html", {"report": report, "deletions": deletions})
+
+
+@require_GET
+@staff_required
+def reply_deletions(request: HttpRequest, erasure_id: uuid.UUID | None = None) -> HttpResponse:
+    """What became of the public replies erasures asked to delete (one erasure, or all)."""
+    rows = reply_deletion.list_deletions(erasure_id=erasure_id)
+    if erasure_id is not None and not rows:
+        raise Http404
+    return render(request, "dpo/reply_deletions.html", {"rows": rows, "erasure_id": erasure_id})
 
 
 @require_GET

@@ -13,6 +13,9 @@ urlpatterns = [
     path("export/", dpo.export, name="export"),
     path("exports/<uuid:public_id>/", dpo.export_download, name="export_download"),
     path("erase/", dpo.erase, name="erase"),
+    path("reply-deletions/", dpo.reply_deletions, name="reply_deletions"),
+    path("reply-deletions/<uuid:erasure_id>/", dpo.reply_deletions, name="reply_deletions_of"),
+    path("audit/verify/", dpo.verify_audit, name="verify_audit"),
     path("ropa/", dpo.ropa, name="ropa"),
     path("breach/", dpo.breach, name="breach"),
 ]

@@ -110,3 +110,31 @@ def purge_expired() -> None:
     from inbox.services import gdpr  # appended task: imports above belong to the pipeline's owner
 
     gdpr.purge_expired()
+
+
+@shared_task(
+    bind=True,
+    name="inbox.delete_public_reply",
+    acks_late=True,
+    max_retries=None,  # the service counts attempts and gives up; rate limits don't count
+    soft_time_limit=60,
+    time_limit=90,
+)
+def delete_public_reply(self: Task, deletion_id: int) -> None:
+    """Delete one of Haven's public replies queued by an erasure. Safe to run twice."""
+    from inbox.services import reply_deletion  # appended task: see purge_expired
+
+    outcome = reply_deletion.delete_public_reply(deletion_id=deletion_id)
+    if outcome.retry_at is not None and not self.request.is_eager:
+        # Eager (single-process) mode has no delayed tasks: the sweeper retries instead.
+        raise self.retry(eta=max(outcome.retry_at, timezone.now()))
+
+
+@shared_task(name="inbox.sweep_reply_deletions", acks_late=True, soft_time_limit=60, time_limit=90)
+def sweep_reply_deletions() -> None:
+    """Dispatch reply deletions whose task was lost or whose retry is due (Celery beat)."""
+    from inbox.services import reply_deletion
+
+    reply_deletion.sweep_reply_deletions(
+        dispatch=lambda deletion_id: delete_public_reply.delay(deletion_id)
+    )

@@ -1,8 +1,8 @@
 """Haven's models, split by domain. Import them from here."""
 
-from inbox.models.audit import AuditEvent, AuditHead
+from inbox.models.audit import AuditCheckpoint, AuditEvent, AuditHead
 from inbox.models.canned import CannedReply
-from inbox.models.gdpr import SubjectExport
+from inbox.models.gdpr import ReplyDeletion, ReplyDeletionState, SubjectExport
 from inbox.models.org import Membership, Role, Team
 from inbox.models.portal import ContactMessage, PortalContact, PortalGrant
 from inbox.models.social import (
@@ -34,6 +34,7 @@ from inbox.models.tickets import (
 )
 
 __all__ = [
+    "AuditCheckpoint",
     "AuditEvent",
     "AuditHead",
     "BlindIndex",
@@ -58,6 +59,8 @@ __all__ = [
     "PortalContact",
     "PortalGrant",
     "PortalSecret",
+    "ReplyDeletion",
+    "ReplyDeletionState",
     "Role",
     "SecretKind",
     "SubjectExport",

@@ -49,3 +49,22 @@ class AuditHead(models.Model):
 
     def __str__(self) -> str:
         return "Audit chain head"
+
+
+class AuditCheckpoint(models.Model):
+    """The newest event a verification of the chain reached, so the next one starts there.
+
+    A single row. ``full_verified_at`` is when the whole chain was last walked from the start
+    (``verify_audit_log`` or the DPO page's button); a break found by a full walk deletes the
+    row, so every later check walks from the start again and keeps reporting the break.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    event_id = models.BigIntegerField()
+    event_hash = models.CharField(max_length=64)
+    checked = models.BigIntegerField()
+    verified_at = models.DateTimeField()
+    full_verified_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Audit checkpoint at event {self.event_id}"

@@ -1,4 +1,4 @@
-"""Data-subject exports (GDPR Art. 15 and 20): encrypted, single-use, expiring downloads."""
+"""Data-subject exports (Art. 15, 20) and deletions of Haven's public replies after erasure."""
 
 from __future__ import annotations
 
@@ -34,3 +34,53 @@ class SubjectExport(models.Model):
 
     def __str__(self) -> str:
         return f"Subject export #{self.pk}"
+
+
+class ReplyDeletionState(models.TextChoices):
+    PENDING = "pending", "Waiting"
+    IN_FLIGHT = "in_flight", "Deleting"
+    DONE = "done", "Deleted"
+    FAILED = "failed", "Not deleted"
+
+
+class ReplyDeletion(models.Model):
+    """Deleting one of Haven's own public replies from its platform, after an erasure.
+
+    Holds platform ids only (the reply and its channel), never text or the person's ids, so it
+    may outlive the erased ticket: ``erasure_id`` groups the deletions one erasure asked for
+    and ``ticket_public_id`` names the erased ticket's tombstone. The reply id is cleared once
+    the reply is gone (docs/gdpr.md says why keeping it until then is fine).
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    erasure_id = models.UUIDField(db_index=True)
+    channel = models.ForeignKey(
+        "inbox.Channel", on_delete=models.PROTECT, related_name="reply_deletions"
+    )
+    reply_external_id = models.CharField(max_length=128, blank=True)
+    ticket_public_id = models.UUIDField(null=True, blank=True)
+    state = models.CharField(
+        max_length=10, choices=ReplyDeletionState.choices, default=ReplyDeletionState.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error_code = models.CharField(max_length=64, blank=True)
+    last_error_message = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One live deletion per reply: a second erasure that reaches it adds nothing.
+            models.UniqueConstraint(
+                fields=["channel", "reply_external_id"],
+                condition=~models.Q(reply_external_id=""),
+                name="replydeletion_unique_reply",
+            )
+        ]
+        indexes = [models.Index(fields=["state", "created_at"], name="replydeletion_sweep_idx")]
+
+    def __str__(self) -> str:
+        return f"Reply deletion #{self.pk}"

@@ -4,7 +4,8 @@ Erasing a ticket destroys its data key and deletes its ciphertext, blind indexes
 portal secrets and exports in one transaction, leaves a tombstone (ids, dates, reason), writes
 the audit log and, after commit, closes the ticket's websockets. Inbound rows keep only their
 ``(channel, platform_message_id)`` key with status ``erased``, so a replayed webhook or an
-overlapping poll is a duplicate and can never bring the content back.
+overlapping poll is a duplicate and can never bring the content back. On request, Haven's own
+public replies are queued for deletion in the same transaction (``reply_deletion``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from asgiref.sync import async_to_sync
@@ -34,6 +35,7 @@ from inbox.models import (
     Ticket,
     Tombstone,
 )
+from inbox.services import reply_deletion
 from inbox.services.subjects import Subject, find_subject, subject_messages
 
 logger = logging.getLogger(__name__)
@@ -206,6 +208,9 @@ class ErasureReport:
     messages_erased_elsewhere: int
     inbound_erased: int
     tombstones: tuple[uuid.UUID, ...] = field(default=())
+    # Groups the deletions of Haven's public replies this erasure queued (platform → count).
+    erasure_id: uuid.UUID | None = None
+    reply_deletions: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -214,13 +219,19 @@ class ErasureReport:
 
 @transaction.atomic
 def erase_subject(
-    *, subject: Subject, actor: audit.Actor, reason: str = Reason.SUBJECT_REQUEST
+    *,
+    subject: Subject,
+    actor: audit.Actor,
+    reason: str = Reason.SUBJECT_REQUEST,
+    delete_replies_on: Collection[str] = (),
 ) -> ErasureReport:
     """Erase everything about ``subject``, except tickets under legal hold (reported, kept).
 
     Their own tickets are crypto-shredded. Their social messages inside another person's ticket
     (a shared platform thread) are deleted, and that ticket's preview is cleared. Their stored
-    platform items are reduced to dedupe keys.
+    platform items are reduced to dedupe keys. With ``delete_replies_on`` (platform slugs),
+    Haven's public replies to them there are queued for deletion in the same transaction, and
+    deleted from the platform after commit (``reply_deletion``).
     """
     match = find_subject(subject)
     ids = [t.pk for t in match.owned]
@@ -229,6 +240,18 @@ def erase_subject(
     )
     held = [t for t in locked if t.legal_hold]
     erasable = [t for t in locked if not t.legal_hold]
+    erasure_id = uuid.uuid4()
+    replies: dict[str, int] = {}
+    if delete_replies_on:
+        # Before shredding: the outbox rows that hold the replies' ids go with their tickets.
+        replies = reply_deletion.queue_reply_deletions(
+            actions=reply_deletion.subject_replies(
+                owned=locked, contributed=match.contributed, subject=subject
+            ),
+            platforms=delete_replies_on,
+            erasure_id=erasure_id,
+            actor=actor,
+        )
     counts = shred_tickets(erasable, reason=reason, actor=actor)
 
     elsewhere = 0
@@ -261,6 +284,8 @@ def erase_subject(
         messages_erased_elsewhere=elsewhere,
         inbound_erased=counts.inbound + loose,
         tombstones=tuple(t.public_id for t in erasable),
+        erasure_id=erasure_id,
+        reply_deletions=replies,
     )
     audit.record(
         actor=actor,
@@ -272,6 +297,8 @@ def erase_subject(
             "held": [str(t.public_id) for t in held],
             "messages_elsewhere": elsewhere,
             "inbound": report.inbound_erased,
+            "erasure": str(erasure_id),
+            "reply_deletions": replies,
         },
     )
     logger.info(

@@ -48,6 +48,7 @@ def _actions(connector: Connector) -> list[Callable[[], object]]:
         lambda: connector.send_private(item, "synthetic"),
         lambda: connector.send_private(dm, "synthetic"),
         lambda: connector.find_own_reply(item),
+        lambda: connector.delete_reply("15"),
         lambda: connector.check_connection(),
     ]
 

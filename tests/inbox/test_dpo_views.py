@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import time
+import uuid
 import zipfile
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import AbstractUser
@@ -16,7 +19,18 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from channels_bridge.simulator import RunningSimulator
 from inbox import audit, vault
 from inbox.dpo import STEP_UP_KEY, STEP_UP_SECONDS
-from inbox.models import AuditEvent, Channel, Platform, SubjectExport, Team, Ticket
+from inbox.models import (
+    AuditEvent,
+    Channel,
+    OutboxAction,
+    OutboxKind,
+    Platform,
+    ReplyDeletion,
+    SubjectExport,
+    Team,
+    Ticket,
+)
+from inbox.services import pipeline
 from tests import factories
 from tests.inbox.test_services_gdpr import post, ticket_of
 
@@ -62,6 +76,9 @@ PAGES = [
     ("post", "dpo:erase", {}),
     ("get", "dpo:ropa", {}),
     ("get", "dpo:breach", {}),
+    ("get", "dpo:reply_deletions", {}),
+    ("get", "dpo:reply_deletions_of", {"erasure_id": "6f1c0b6e-0000-4000-8000-000000000001"}),
+    ("post", "dpo:verify_audit", {}),
 ]
 
 
@@ -197,3 +214,161 @@ def test_dpo_breach_query_lists_affected_tickets(
     assert response.status_code == 200
     assert subject_ticket.reference in response.content.decode()
     assert "x:3001" in response.content.decode()
+
+
+# --- erasure: Haven's public replies -------------------------------------------------------
+
+
+@pytest.fixture
+def answered_ticket(
+    x_channel: Channel,
+    simulator: RunningSimulator,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> Ticket:
+    """A mention Haven answered publicly on X (the simulator), through the real pipeline."""
+    simulator.sim.customer_x_mention("call me on +49 151 23456789 please", customer="tom")
+    with django_capture_on_commit_callbacks(execute=True):
+        pipeline.poll_channel(channel_id=x_channel.pk)
+    ticket = Ticket.objects.get()
+    assert OutboxAction.objects.get(ticket=ticket, kind=OutboxKind.PUBLIC_REPLY).external_result_id
+    return ticket
+
+
+def _subject_of(ticket: Ticket) -> dict[str, str]:
+    return {"platform": "x", "author_id": ticket.author_external_id}
+
+
+def test_dpo_erase_confirm_offers_reply_deletion_with_counts_per_platform(
+    client: Client, dpo: AbstractUser, answered_ticket: Ticket
+) -> None:
+    html = client.post(reverse("dpo:erase"), _subject_of(answered_ticket)).content.decode()
+
+    assert 'name="delete_replies"' in html
+    assert 'value="x"' in html
+    assert "Also delete Haven's public reply on X (1)" in html
+    assert 'value="facebook"' not in html  # no reply there
+
+
+def test_dpo_erase_confirm_offers_nothing_without_public_replies(
+    client: Client, dpo: AbstractUser, subject_ticket: Ticket
+) -> None:
+    html = client.post(reverse("dpo:erase"), SUBJECT).content.decode()
+
+    assert 'name="delete_replies"' not in html
+
+
+def test_dpo_erase_with_reply_deletion_shows_request_then_outcome(
+    client: Client,
+    dpo: AbstractUser,
+    answered_ticket: Ticket,
+    simulator: RunningSimulator,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    form = {
+        **_subject_of(answered_ticket),
+        "confirm": "on",
+        "password": PASSWORD,
+        "delete_replies": "x",
+    }
+
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.post(reverse("dpo:erase"), form)
+
+    deletion = ReplyDeletion.objects.get()
+    assert done.status_code == 200
+    assert "Haven's public replies" in done.content.decode()
+    assert answered_ticket.reference in done.content.decode()
+    later = client.get(
+        reverse("dpo:reply_deletions_of", kwargs={"erasure_id": deletion.erasure_id})
+    )
+    assert later.status_code == 200
+    assert "Deleted" in later.content.decode()
+    assert answered_ticket.reference in later.content.decode()
+    assert [r["deleted"] for r in simulator.sim.snapshot()["x"]["replies"]] == [True]
+    assert AuditEvent.objects.filter(action="reply.delete_requested", actor_id=str(dpo.pk)).exists()
+
+
+def test_dpo_erase_wrong_password_keeps_the_reply_choice_and_deletes_nothing(
+    client: Client, dpo: AbstractUser, answered_ticket: Ticket
+) -> None:
+    form = {
+        **_subject_of(answered_ticket),
+        "confirm": "on",
+        "password": "no",
+        "delete_replies": "x",
+    }
+
+    response = client.post(reverse("dpo:erase"), form)
+
+    assert response.status_code == 403
+    assert "checked" in response.content.decode()
+    assert not ReplyDeletion.objects.exists()
+    assert Ticket.objects.filter(pk=answered_ticket.pk).exists()
+
+
+def test_dpo_erase_ignores_reply_deletion_on_a_platform_without_replies(
+    client: Client, dpo: AbstractUser, answered_ticket: Ticket
+) -> None:
+    form = {
+        **_subject_of(answered_ticket),
+        "confirm": "on",
+        "password": PASSWORD,
+        "delete_replies": "facebook",
+    }
+
+    client.post(reverse("dpo:erase"), form)
+
+    assert not ReplyDeletion.objects.exists()
+    assert not Ticket.objects.filter(pk=answered_ticket.pk).exists()
+
+
+def test_dpo_reply_deletions_of_unknown_erasure_is_404(client: Client, dpo: AbstractUser) -> None:
+    url = reverse("dpo:reply_deletions_of", kwargs={"erasure_id": uuid.uuid4()})
+
+    assert client.get(url).status_code == 404
+    assert client.get(reverse("dpo:reply_deletions")).status_code == 200
+
+
+# --- the audit status line -----------------------------------------------------------------
+
+
+def test_dpo_home_checks_only_new_audit_events(client: Client, dpo: AbstractUser) -> None:
+    for n in range(3):
+        audit.record(actor=audit.Actor.system("test"), action="test.event", data={"n": n})
+    first = client.get(reverse("dpo:home")).context["audit"]
+    audit.record(actor=audit.Actor.system("test"), action="test.event", data={"n": 3})
+
+    second = client.get(reverse("dpo:home"))
+
+    assert (first.full, first.walked) == (True, first.checked)
+    assert (second.context["audit"].full, second.context["audit"].walked) == (False, 1)
+    assert "1 new since the last check" in second.content.decode()
+
+
+def test_dpo_home_reports_a_changed_new_audit_event(client: Client, dpo: AbstractUser) -> None:
+    audit.record(actor=audit.Actor.system("test"), action="test.event")
+    client.get(reverse("dpo:home"))
+    event = audit.record(actor=audit.Actor.system("test"), action="test.event")
+    AuditEvent.objects.filter(pk=event.pk).update(action="tampered")
+
+    html = client.get(reverse("dpo:home")).content.decode()
+
+    assert f"Audit log broken at event {event.pk}" in html
+
+
+def test_dpo_verify_everything_button_finds_old_edits_and_is_audited(
+    client: Client, dpo: AbstractUser
+) -> None:
+    old = audit.record(actor=audit.Actor.system("test"), action="test.event")
+    audit.record(actor=audit.Actor.system("test"), action="test.event")
+    client.get(reverse("dpo:home"))
+    AuditEvent.objects.filter(pk=old.pk).update(action="tampered")
+
+    quick = client.get(reverse("dpo:home")).content.decode()
+    full = client.post(reverse("dpo:verify_audit")).content.decode()
+    later = client.get(reverse("dpo:home")).content.decode()
+
+    assert "Audit log intact" in quick
+    assert f"Audit log broken at event {old.pk}" in full
+    assert f"Audit log broken at event {old.pk}" in later
+    assert AuditEvent.objects.filter(action="audit.verify", actor_id=str(dpo.pk)).exists()

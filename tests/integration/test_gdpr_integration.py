@@ -12,9 +12,11 @@ import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import redis
+from asgiref.sync import async_to_sync
 from celery.signals import before_task_publish
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -32,14 +34,24 @@ from inbox.models import (
     InboundMessage,
     Message,
     OutboxAction,
+    OutboxKind,
     OutboxState,
     Platform,
+    ReplyDeletion,
+    ReplyDeletionState,
     Team,
     Ticket,
     TicketKey,
 )
 from inbox.services import gdpr, pipeline
+from inbox.services import portal as portal_services
 from tests import factories
+from tests.config.sentry_capture import (
+    CapturingTransport,
+    asgi_request,
+    captured_sentry,
+    csrf_for,
+)
 from tests.integration.conftest import Worker, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -229,6 +241,71 @@ def test_erase_subject_leaves_nothing_of_them_in_a_raw_dump(
     assert audit.verify().ok
 
 
+def test_erase_with_reply_deletion_deletes_the_reply_through_the_worker(
+    client: Client, fb_channel: Channel, simulator: RunningSimulator, worker: Worker
+) -> None:
+    """Erasure commits, then the real worker deletes Haven's reply on the platform."""
+    email, name = _canary()
+    _comment(
+        client,
+        fb_channel,
+        simulator,
+        customer="lena",
+        author_id=LENA_FB,
+        name=name,
+        text=f"order lost, mail me at {email}",
+    )
+    wait_for(
+        lambda: OutboxAction.objects.filter(
+            kind=OutboxKind.PUBLIC_REPLY, state=OutboxState.SENT
+        ).exists(),
+        what="the public reply",
+    )
+    reply_id = OutboxAction.objects.get(kind=OutboxKind.PUBLIC_REPLY).external_result_id
+
+    report = gdpr.erase_subject(
+        subject=gdpr.Subject(platform="facebook", author_id=LENA_FB),
+        actor=audit.Actor.system("t"),
+        delete_replies_on=["facebook"],
+    )
+    wait_for(
+        lambda: ReplyDeletion.objects.filter(state=ReplyDeletionState.DONE).exists(),
+        what="the reply deletion",
+    )
+
+    assert report.reply_deletions == {"facebook": 1}
+    replies = {r["id"]: r["deleted"] for r in simulator.sim.snapshot()["facebook"]["replies"]}
+    assert replies[reply_id] is True
+    assert not ReplyDeletion.objects.exclude(reply_external_id="").exists()
+    assert _absent((email, name), _dump_database())
+    assert audit.verify().ok
+
+
+@pytest.fixture
+def sentry_capture() -> Iterator[CapturingTransport]:
+    """This process reports to Sentry as production would (config.sentry), into a list."""
+    with captured_sentry() as transport:
+        yield transport
+
+
+def _fail_drop_box_request(drop_ref: str, email: str, name: str) -> int:
+    """A customer's drop-box POST carrying the canary fails inside Haven: a 500 for Sentry.
+
+    Through the production ASGI app, so Sentry sees the request as it would from uvicorn; the
+    canary is in the body, the query string, a cookie, a header and the failing frame's locals.
+    """
+    cookie, token = csrf_for(f"/s/{drop_ref}")
+    body = f"Write to {email}, {name}"
+    form = {"body": body, "email": email, "key": "k" * 32, "csrfmiddlewaretoken": token}
+    status, _, _ = async_to_sync(asgi_request)(
+        "POST",
+        f"/s/{drop_ref}?from={email}",
+        urlencode(form).encode(),
+        [(b"cookie", f"{cookie}; who={email}".encode()), (b"x-customer", name.encode())],
+    )
+    return status
+
+
 def test_canary_absent_from_logs_broker_layer_sentry_cache(
     client: Client,
     fb_channel: Channel,
@@ -236,8 +313,10 @@ def test_canary_absent_from_logs_broker_layer_sentry_cache(
     worker: Worker,
     captured: dict[str, list[str]],
     caplog: pytest.LogCaptureFixture,
+    sentry_capture: CapturingTransport,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """webhook → ticket (real worker) → agent reply → portal → export → erase."""
+    """webhook → ticket (real worker) → agent reply → portal → failing request → export → erase."""
     email, name = _canary()
     canaries = (email, name)
     body = _comment(
@@ -291,6 +370,21 @@ def test_canary_absent_from_logs_broker_layer_sentry_cache(
     )
     assert wrote.status_code == 303
 
+    # The drop-box link in the public reply to Lena; a bug makes storing her message fail.
+    lena_comment = json.loads(body)["entry"][0]["changes"][0]["value"]["comment_id"]
+    (reply,) = [
+        r for r in simulator.sim.snapshot()["facebook"]["replies"] if r["reply_to"] == lena_comment
+    ]
+    drop_ref = re.search(r"/s/([A-Za-z0-9_-]+)", reply["message"])[1]  # type: ignore[index]
+
+    def failing_store(**kwargs: Any) -> None:
+        held = kwargs["body"]  # the canary sits in this frame's locals
+        raise RuntimeError(f"forced failure storing {len(held)} characters")
+
+    monkeypatch.setattr(portal_services, "add_drop_message", failing_store)
+    assert _fail_drop_box_request(drop_ref, email, name) == 500
+    monkeypatch.undo()
+
     issued = gdpr.export_subject(
         subject=gdpr.Subject(platform="facebook", author_id=LENA_FB),
         requested_by=None,
@@ -322,6 +416,12 @@ def test_canary_absent_from_logs_broker_layer_sentry_cache(
     assert _absent(canaries, _dump_redis()), "canary in Redis (cache, broker or layer)"
     assert _absent(canaries, "\n".join(str(m.message()) for m in mail.outbox)), "canary in mail"
     assert _absent(canaries, _dump_database()), "canary in the database"
+    sentry_events = sentry_capture.events()
+    assert any(
+        v["type"] == "RuntimeError" for e in sentry_events for v in e["exception"]["values"]
+    ), "the forced error never reached Sentry"
+    assert _absent(canaries, sentry_capture.wire()), "canary in a Sentry envelope"
+    assert drop_ref not in sentry_capture.wire(), "drop-box secret in a Sentry envelope"
     vault.clear_key_cache()
     assert _absent(canaries, "\n".join(_remaining_plaintexts())), "canary still decryptable"
     assert audit.verify().ok
