@@ -248,6 +248,21 @@ def _dek(owner: Owner) -> bytes:
     return dek
 
 
+def load_ticket_keys(tickets: Iterable[Ticket]) -> None:
+    """Unwrap the data keys of several tickets with one query, for a batch about to use them.
+
+    Keys already cached are skipped; a ticket without a key is left for ``_dek`` to report.
+    """
+    wanted = {t.pk: t.public_id for t in tickets if _dek_cache.get(("ticket", t.public_id)) is None}
+    if not wanted:
+        return
+    for ticket_id, kid, wrapped in TicketKey.objects.filter(ticket_id__in=wanted).values_list(
+        "ticket_id", "kid", "wrapped"
+    ):
+        owner_id = wanted[ticket_id]
+        _dek_cache.put(("ticket", owner_id), _unwrap("ticket", owner_id, kid, bytes(wrapped)))
+
+
 def destroy_ticket_key(ticket: Ticket) -> None:
     """Crypto-shred a ticket: delete its data key. Run inside the erasing transaction."""
     destroy_ticket_keys([ticket])

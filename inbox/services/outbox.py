@@ -229,8 +229,10 @@ def perform_actions(
     claimed = OutboxAction.objects.select_related(
         "channel", "ticket", "inbound", "inbound__channel"
     ).filter(pk__in=due)
+    actions = sorted(claimed, key=lambda a: a.pk)
+    vault.load_ticket_keys(a.ticket for a in actions)  # one query, not one per payload
     outcomes: dict[int, PerformOutcome] = {}
-    for action in sorted(claimed, key=lambda a: a.pk):
+    for action in actions:
         must_reconcile = action.last_error_code.startswith("ambiguous")
         outcomes[action.pk] = _perform_claimed(action, must_reconcile=must_reconcile)
     for action_id in action_ids:

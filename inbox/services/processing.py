@@ -267,6 +267,7 @@ class _Batch:
         )
         for ticket in tickets:
             self.open_by_author.setdefault(ticket.author_external_id, []).append(ticket)
+        vault.load_ticket_keys(tickets)  # a joined ticket's key: one query for the batch
         self.with_private = set(
             OutboxAction.objects.filter(
                 ticket__in=tickets, kind=OutboxKind.PRIVATE_MESSAGE

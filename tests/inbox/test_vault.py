@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Callable
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -112,6 +113,24 @@ def test_rotate_keys_is_resumable_after_a_partial_run(
     assert (first.rewrapped, first.remaining) == (2, 3)
     assert (second.rewrapped, second.remaining) == (3, 0)
     assert third.rewrapped == 0
+
+
+def test_load_ticket_keys_unwraps_a_batch_with_one_query(
+    channel: factories.Channel, django_assert_num_queries: Callable[..., object]
+) -> None:
+    tickets = [factories.make_ticket(channel=channel) for _ in range(3)]
+    messages = [_message(t, f"body {i}") for i, t in enumerate(tickets)]
+    vault.clear_key_cache()
+
+    with django_assert_num_queries(1):  # type: ignore[attr-defined]
+        vault.load_ticket_keys(tickets)
+    with django_assert_num_queries(0):  # type: ignore[attr-defined]
+        texts = [
+            vault.decrypt(t, m, "body", m.body_ciphertext)
+            for t, m in zip(tickets, messages, strict=True)
+        ]
+
+    assert texts == ["body 0", "body 1", "body 2"]
 
 
 def test_destroyed_key_makes_every_field_undecryptable(ticket: Ticket) -> None:
