@@ -10,7 +10,15 @@ For each N (default 10,000 and 100,000) it creates a throwaway PostgreSQL databa
   websocket, and to the refetched list fragment arriving (needs Redis: the message is written
   by this process, the socket lives in uvicorn's).
 
-Usage: python bench/pages.py [--tickets 10000 100000] [--requests 300] [--keep]
+The server runs as production is configured: DEBUG off and, unless ``--pool-size 0``, the
+PostgreSQL connection pool (``DATABASE_POOL_MAX_SIZE``). ``--runs`` repeats the latency loops
+and prints the median of each percentile over the runs, with the load average before and
+after: the development machine is shared, so one run proves little.
+
+Usage: python bench/pages.py [--tickets 10000 100000] [--requests 300] [--runs 1] [--keep]
+       python bench/pages.py --database-url postgres://.../haven_perf [--runs 5]
+``--database-url`` reuses a database already migrated and seeded (``manage.py seed
+--tickets N --password bench-password-not-secret``) and leaves it in place.
 Environment: BENCH_PG (default postgres://postgres@127.0.0.1:5432), REDIS_URL (optional).
 """
 
@@ -22,8 +30,10 @@ import json
 import os
 import re
 import socket
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -49,6 +59,22 @@ def summary(name: str, samples_ms: list[float]) -> str:
     )
 
 
+def median_summary(name: str, runs: list[list[float]]) -> str:
+    """The median over runs of each run's p50, p95 and p99."""
+    p50, p95, p99 = (statistics.median(percentile(r, q) for r in runs) for q in (50, 95, 99))
+    return (
+        f"{name:<28} runs={len(runs):<2} median p50={p50:7.1f} ms p95={p95:7.1f} ms "
+        f"p99={p99:7.1f} ms"
+    )
+
+
+def loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "n/a"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))
@@ -61,12 +87,14 @@ def psql(base: str, sql: str) -> None:
     )
 
 
-def server_env(database_url: str) -> dict[str, str]:
+def server_env(database_url: str, pool_size: int) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
             "DATABASE_URL": database_url,
-            "DATABASE_CONN_MAX_AGE": "60",
+            # The pool needs CONN_MAX_AGE 0; without it, keep connections as far as ASGI lets.
+            "DATABASE_POOL_MAX_SIZE": str(pool_size),
+            "DATABASE_CONN_MAX_AGE": "0" if pool_size else "60",
             "DJANGO_DEBUG": "false",
             "DJANGO_SECURE_SSL_REDIRECT": "false",  # plain http on loopback
             "HAVEN_SECURE_COOKIES": "false",
@@ -89,6 +117,11 @@ class Server:
     def __init__(self, env: dict[str, str]) -> None:
         self.port = free_port()
         self.base = f"http://{HOST}:{self.port}"
+        # The server's own output (Django's access log, errors) goes to a file, not between
+        # the figures; it is written as in production, so its cost stays in the numbers.
+        self.log_path = Path(tempfile.gettempdir()) / f"haven-bench-uvicorn-{self.port}.log"
+        self.log = self.log_path.open("w")
+        print(f"server output: {self.log_path}")
         self.process = subprocess.Popen(
             [
                 PYTHON,
@@ -105,6 +138,8 @@ class Server:
             ],
             cwd=ROOT,
             env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -122,6 +157,7 @@ class Server:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+        self.log.close()
 
 
 def login(base: str) -> requests.Session:
@@ -184,7 +220,12 @@ async def live_latency(
     from inbox.services.threads import add_message
 
     await sync_to_async(connections.close_all)()  # drop a connection to an earlier database
-    ticket = await sync_to_async(Ticket.objects.get)(reference="HV-BENCH020")
+    # Not the page-bench ticket: its thread must stay at 20 messages when a database is reused.
+    ticket = await sync_to_async(
+        Ticket.objects.exclude(reference="HV-BENCH020").order_by("-last_activity_at").first
+    )()
+    if ticket is None:
+        raise RuntimeError("no ticket to write live messages to: seed the database first")
     cookie = "; ".join(f"{k}={v}" for k, v in session.cookies.items())
     ws_url = base.replace("http://", "ws://") + "/ws/inbox/"
     to_frame: list[float] = []
@@ -211,51 +252,20 @@ async def live_latency(
     return to_frame, to_content
 
 
-def bench_one(n: int, requests_per_page: int, keep: bool) -> None:
+def bench_one(n: int, requests_per_page: int, keep: bool, runs: int, pool_size: int) -> None:
     pg = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
     name = f"haven_bench_{n}_{os.getpid()}"
     database_url = f"{pg}/{name}"
     psql(pg, f"DROP DATABASE IF EXISTS {name}")
     psql(pg, f"CREATE DATABASE {name}")
-    env = server_env(database_url)
+    env = server_env(database_url, pool_size)
     try:
         manage(env, "migrate", "--no-input", "-v0")
         manage(env, "collectstatic", "--no-input", "-v0")
         start = time.perf_counter()
         manage(env, "seed", "--tickets", str(n), "--password", PASSWORD)
         print(f"\n== N={n:,} tickets (seeded in {time.perf_counter() - start:.0f} s) ==")
-        server = Server(env)
-        try:
-            session = login(server.base)
-            ticket_url = _ticket_url(env)
-            inbox = latency(session, f"{server.base}/", requests_per_page)
-            rows = latency(session, f"{server.base}/inbox/rows/", requests_per_page)
-            page = latency(session, f"{server.base}{ticket_url}", requests_per_page)
-            print(summary("inbox list (full page)", inbox))
-            print(summary("inbox rows (live refetch)", rows))
-            print(summary("ticket page (20 messages)", page))
-            inbox_rps = throughput(server.base, f"{server.base}/", requests_per_page)
-            ticket_rps = throughput(server.base, f"{server.base}{ticket_url}", requests_per_page)
-            print(
-                f"throughput (4 clients): inbox {inbox_rps:.0f} req/s, "
-                f"ticket {ticket_rps:.0f} req/s"
-            )
-            if os.environ.get("REDIS_URL"):
-                _django(database_url)
-                from websockets.exceptions import WebSocketException
-
-                try:
-                    frame, content = asyncio.run(live_latency(server.base, session, 50))
-                except (OSError, TimeoutError, WebSocketException) as exc:
-                    # A shared Redis restarted or the socket dropped: report it and go on.
-                    print(f"live latency interrupted: {type(exc).__name__}")
-                else:
-                    print(summary("commit -> websocket frame", frame))
-                    print(summary("commit -> refetched rows", content))
-            else:
-                print("live latency skipped: set REDIS_URL (writer and server are two processes)")
-        finally:
-            server.stop()
+        serve_and_measure(env, database_url, requests_per_page, runs)
     finally:
         if not keep:
             if _ready:
@@ -263,6 +273,74 @@ def bench_one(n: int, requests_per_page: int, keep: bool) -> None:
 
                 connections.close_all()
             psql(pg, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def bench_existing(database_url: str, requests_per_page: int, runs: int, pool_size: int) -> None:
+    """Measure a database migrated and seeded beforehand; it is left as it was found."""
+    env = server_env(database_url, pool_size)
+    manage(env, "migrate", "--no-input", "-v0")  # a no-op on an up-to-date database
+    count = manage(
+        env, "shell", "-c", "from inbox.models import Ticket; print(Ticket.objects.count())"
+    )
+    print(f"\n== existing database, N={int(count.split()[-1]):,} tickets ==")
+    serve_and_measure(env, database_url, requests_per_page, runs)
+
+
+def serve_and_measure(
+    env: dict[str, str], database_url: str, requests_per_page: int, runs: int
+) -> None:
+    pool = env["DATABASE_POOL_MAX_SIZE"]
+    print(f"connection pool: {'max ' + pool if pool != '0' else 'off (CONN_MAX_AGE 60)'}")
+    server = Server(env)
+    try:
+        session = login(server.base)
+        ticket_url = _ticket_url(env)
+        pages = {
+            "inbox list (full page)": f"{server.base}/",
+            "inbox rows (live refetch)": f"{server.base}/inbox/rows/",
+            "ticket page (20 messages)": f"{server.base}{ticket_url}",
+        }
+        results: dict[str, list[list[float]]] = {label: [] for label in pages}
+        for run in range(runs):
+            print(f"-- run {run + 1}/{runs}, load average {loadavg()}")
+            for label, url in pages.items():
+                samples = latency(session, url, requests_per_page)
+                results[label].append(samples)
+                print(summary(label, samples))
+        print(f"load average after the runs: {loadavg()}")
+        if runs > 1:
+            for label, samples_per_run in results.items():
+                print(median_summary(label, samples_per_run))
+        measure_rest(server, session, database_url, ticket_url, requests_per_page)
+    finally:
+        server.stop()
+
+
+def measure_rest(
+    server: Server,
+    session: requests.Session,
+    database_url: str,
+    ticket_url: str,
+    requests_per_page: int,
+) -> None:
+    """Throughput with a few clients, and live latency when Redis is configured."""
+    inbox_rps = throughput(server.base, f"{server.base}/", requests_per_page)
+    ticket_rps = throughput(server.base, f"{server.base}{ticket_url}", requests_per_page)
+    print(f"throughput (4 clients): inbox {inbox_rps:.0f} req/s, ticket {ticket_rps:.0f} req/s")
+    if os.environ.get("REDIS_URL"):
+        _django(database_url)
+        from websockets.exceptions import WebSocketException
+
+        try:
+            frame, content = asyncio.run(live_latency(server.base, session, 50))
+        except (OSError, TimeoutError, WebSocketException) as exc:
+            # A shared Redis restarted or the socket dropped: report it and go on.
+            print(f"live latency interrupted: {type(exc).__name__}")
+        else:
+            print(summary("commit -> websocket frame", frame))
+            print(summary("commit -> refetched rows", content))
+    else:
+        print("live latency skipped: set REDIS_URL (writer and server are two processes)")
 
 
 _ready = False
@@ -310,10 +388,21 @@ def main() -> None:
     parser.add_argument("--tickets", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--keep", action="store_true", help="keep the databases")
+    parser.add_argument("--runs", type=int, default=1, help="latency loops per page")
+    parser.add_argument(
+        "--pool-size", type=int, default=4, help="connection pool max size; 0 turns it off"
+    )
+    parser.add_argument(
+        "--database-url", help="measure this seeded database instead of creating and seeding"
+    )
     args = parser.parse_args()
     print(f"uvicorn, 1 worker, PostgreSQL, {os.cpu_count()} cores, loopback only")
+    print(f"load average at start: {loadavg()}")
+    if args.database_url:
+        bench_existing(args.database_url, args.requests, args.runs, args.pool_size)
+        return
     for n in args.tickets:
-        bench_one(n, args.requests, args.keep)
+        bench_one(n, args.requests, args.keep, args.runs, args.pool_size)
 
 
 if __name__ == "__main__":

@@ -109,6 +109,28 @@ DATABASES = {
         conn_max_age=env.int("DATABASE_CONN_MAX_AGE", 0),
     )
 }
+# PostgreSQL connection pool (psycopg_pool) for the web processes. Under ASGI each request runs
+# its sync code in a thread of its own, so a persistent connection (CONN_MAX_AGE) is never
+# reused and every request pays for a new one; the pool hands over an open connection instead.
+# Off (0) by default: Celery's prefork workers close the pool around every task, where it only
+# costs, and code that opens connections in threads of its own must close them to give them
+# back. The pool replaces persistent connections, so it sets CONN_MAX_AGE to 0.
+DATABASE_POOL_MAX_SIZE = env.int("DATABASE_POOL_MAX_SIZE", 0)
+if DATABASE_POOL_MAX_SIZE > 0:
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured(
+            "DATABASE_POOL_MAX_SIZE needs PostgreSQL: set DATABASE_URL to postgres://… or set "
+            "DATABASE_POOL_MAX_SIZE to 0."
+        )
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # A pooled connection may have outlived a database restart: check it on hand-over (one
+    # empty query on an open connection).
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(2, DATABASE_POOL_MAX_SIZE),
+        "max_size": DATABASE_POOL_MAX_SIZE,
+        "timeout": 10,  # seconds a request waits for a free connection before it fails
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and a busy timeout let the demo's web and traffic threads share the file.
     DATABASES["default"].setdefault("OPTIONS", {}).update(

@@ -280,10 +280,9 @@ def inbox_page(
     """
     if not agent.is_authenticated or not agent.is_active:
         return InboxPage(rows=[], next_cursor=None)
-    team_ids = list(teams_for(agent).order_by("id").values_list("id", flat=True))
-    tickets = Ticket.objects.select_related("channel", "assignee", "team").order_by(
-        "-last_activity_at", "-id"
-    )
+    teams = {team.pk: team for team in teams_for(agent).order_by("id")}
+    # Channels and teams are attached from their own lists below, not joined into every row.
+    tickets = Ticket.objects.select_related("assignee").order_by("-last_activity_at", "-id")
     if filters.status:
         tickets = tickets.filter(status=filters.status)
     if filters.channel:
@@ -297,21 +296,45 @@ def inbox_page(
     position = decode_cursor(cursor) if cursor else None
     if position is not None:
         when, pk = position
-        tickets = tickets.filter(Q(last_activity_at__lt=when) | Q(last_activity_at=when, id__lt=pk))
+        # The "<=" bound is redundant for the result but starts the index range scan at the
+        # cursor: without it the OR is only a filter, and page 500 reads every earlier row.
+        tickets = tickets.filter(
+            Q(last_activity_at__lt=when) | Q(last_activity_at=when, id__lt=pk),
+            last_activity_at__lte=when,
+        )
     # One index range scan per team (ticket_inbox_idx / ticket_team_recent_idx), merged here:
     # a join through memberships or an IN list makes PostgreSQL sort every matching ticket.
     page: list[Ticket] = []
-    for team_id in team_ids:
+    for team_id in teams:
         page += list(tickets.filter(team_id=team_id)[: limit + 1])
     page.sort(key=lambda t: (t.last_activity_at, t.pk), reverse=True)
     has_next = len(page) > limit
     page = page[:limit]
-    channels = list(Channel.objects.filter(team_id__in=team_ids).order_by("name", "id"))
+    channels = list(Channel.objects.filter(team_id__in=list(teams)).order_by("name", "id"))
+    _attach_relations(page, teams=teams, channels=channels)
     return InboxPage(
         rows=_reveal_rows(page, actor=audit.Actor.user(agent.pk)),
         next_cursor=encode_cursor(page[-1]) if has_next and page else None,
         channels=channels,
     )
+
+
+def _attach_relations(
+    tickets: Sequence[Ticket], *, teams: dict[int, Team], channels: Sequence[Channel]
+) -> None:
+    """Give each ticket its team and channel from lists the page loads anyway.
+
+    A ticket whose channel is not one of its teams' (never made by Haven) gets it from one
+    more query, so the page shows it as a join would.
+    """
+    by_id = {channel.pk: channel for channel in channels}
+    missing = {t.channel_id for t in tickets if t.channel_id is not None} - by_id.keys()
+    if missing:
+        by_id.update(Channel.objects.in_bulk(list(missing)))
+    for ticket in tickets:
+        ticket.team = teams[ticket.team_id]
+        if ticket.channel_id is not None:
+            ticket.channel = by_id[ticket.channel_id]
 
 
 # --- one ticket ----------------------------------------------------------------------------

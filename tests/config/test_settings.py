@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import subprocess
 import sys
@@ -75,3 +76,44 @@ def test_check_deploy_fails_when_debug_is_on() -> None:
 
     assert result.returncode != 0
     assert "DEBUG" in result.stderr
+
+
+_SHOW_DATABASE = (
+    "import json; from django.conf import settings; d = settings.DATABASES['default']; "
+    "print(json.dumps([d.get('OPTIONS', {}).get('pool'), d['CONN_MAX_AGE'], "
+    "d['CONN_HEALTH_CHECKS']]))"
+)
+
+
+def test_database_pool_configured_from_environment() -> None:
+    env = production_env(
+        DATABASE_URL="postgres://haven@127.0.0.1:5432/haven",
+        DATABASE_CONN_MAX_AGE="60",
+        DATABASE_POOL_MAX_SIZE="6",
+    )
+
+    result = manage("shell", "-c", _SHOW_DATABASE, env=env)
+
+    assert result.returncode == 0, result.stderr
+    pool, conn_max_age, health_checks = json.loads(result.stdout.strip().splitlines()[-1])
+    assert pool == {"min_size": 2, "max_size": 6, "timeout": 10}
+    assert conn_max_age == 0  # the pool replaces persistent connections
+    assert health_checks is True
+
+
+def test_database_pool_off_by_default() -> None:
+    env = production_env(
+        DATABASE_URL="postgres://haven@127.0.0.1:5432/haven", DATABASE_CONN_MAX_AGE="60"
+    )
+
+    result = manage("shell", "-c", _SHOW_DATABASE, env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == [None, 60, False]
+
+
+def test_startup_fails_with_pool_on_sqlite() -> None:
+    result = manage("check", env=production_env(DATABASE_POOL_MAX_SIZE="4"))
+
+    assert result.returncode != 0
+    assert "DATABASE_POOL_MAX_SIZE needs PostgreSQL" in result.stderr

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from inbox import selectors
+from inbox import selectors, vault
 from inbox.exceptions import TicketNotFound
 from inbox.models import AuditEvent, Membership, Message, MessageKind, MessageSource, Ticket
 from inbox.services.threads import add_message, open_ticket
@@ -84,6 +88,55 @@ def test_inbox_page_query_count_bounded(
         page = selectors.inbox_page(agent=agent, filters=selectors.InboxFilters())
 
     assert len(page.rows) == selectors.INBOX_PAGE_SIZE
+
+
+def _page_query_plan(agent: factories.User, cursor: str) -> str:
+    """The database's plan for the inbox page query, forced off sequential scans on PostgreSQL
+    (a handful of test rows would otherwise never use an index)."""
+    with CaptureQueriesContext(connection) as ctx:
+        selectors.inbox_page(agent=agent, filters=selectors.InboxFilters(), cursor=cursor)
+    sql = next(q["sql"] for q in ctx.captured_queries if 'FROM "inbox_ticket"' in q["sql"])
+    with connection.cursor() as cursor_:
+        if connection.vendor == "postgresql":
+            cursor_.execute("SET LOCAL enable_seqscan = off")
+            cursor_.execute(f"EXPLAIN {sql}")
+        else:
+            cursor_.execute(f"EXPLAIN QUERY PLAN {sql}")
+        return "\n".join(str(row[-1]) for row in cursor_.fetchall())
+
+
+def test_inbox_page_cursor_bounds_the_index_range_scan(
+    agent: factories.User, channel: factories.Channel
+) -> None:
+    """Page 500 costs what page 1 costs: the cursor is a bound of the index scan, not a filter
+    over every newer row."""
+    tickets = [_ticket(channel) for _ in range(3)]
+    cursor = selectors.encode_cursor(tickets[1])
+
+    plan = _page_query_plan(agent, cursor)
+
+    if connection.vendor == "postgresql":
+        index_conditions = [line for line in plan.splitlines() if "Index Cond" in line]
+        assert any("last_activity_at" in line for line in index_conditions), plan
+    else:
+        assert re.search(r"USING (COVERING )?INDEX ticket_inbox_idx \(.*last_activity_at", plan)
+
+
+def test_inbox_page_shows_a_channel_outside_the_agents_teams(
+    agent: factories.User, team: factories.Team
+) -> None:
+    """Channels come from the teams' list; one that is not there is still loaded, not lost."""
+    elsewhere = factories.make_channel(team=factories.TeamFactory(), name="Elsewhere page")
+    ticket = Ticket.objects.create(team=team, channel=elsewhere, last_activity_at=timezone.now())
+    vault.create_key(ticket)
+
+    page = selectors.inbox_page(agent=agent, filters=selectors.InboxFilters())
+
+    (row,) = page.rows
+    assert row.ticket.channel is not None
+    assert row.ticket.channel.name == "Elsewhere page"
+    assert row.ticket.team == team
+    assert elsewhere not in page.channels  # the filter still offers only the teams' channels
 
 
 @pytest.mark.parametrize("cursor", ["", "not-base64!", "Zm9v", "MjAyNi0xMS0yOXx4"])

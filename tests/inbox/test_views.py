@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
+from django.template import Context, Template
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone, translation
 from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from inbox import services, sessions
+from inbox import selectors, services, sessions, views
 from inbox.models import (
     AuditEvent,
     CannedReply,
@@ -276,6 +279,65 @@ def test_inbox_list_paginates_with_keyset_cursor(
         url = reverse("inbox:list") + "?" + match.group(1).replace("&amp;", "&")
 
     assert seen == newest_first
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_list_rows_print_link_and_times_as_the_template_did(language: str) -> None:
+    """The row link and times worked out in Python equal ``get_absolute_url`` and the
+    ``date`` filters (local time, active language) for every month."""
+    tickets = [
+        Ticket(last_activity_at=datetime(2026, month, 28, month * 2 - 1, month * 4, 9, tzinfo=UTC))
+        for month in range(1, 13)
+    ]
+    template = Template(
+        '{{ t.last_activity_at|date:"c" }}|{{ t.last_activity_at|date:"M j, H:i" }}'
+    )
+    rows = [selectors.InboxRow(ticket=t, handle=None, name=None, preview=None) for t in tickets]
+
+    with translation.override(language), timezone.override("Europe/Berlin"):
+        printed = views.list_rows(rows)
+        expected = [
+            (t.get_absolute_url(), *template.render(Context({"t": t})).split("|")) for t in tickets
+        ]
+
+    assert [(r.url, r.time_iso, r.time_label) for r in printed] == expected
+
+
+def test_inbox_rows_fragment_skips_the_navigation_query(
+    logged_in: Client, channel: factories.Channel
+) -> None:
+    """Only full pages check whether to link the channel admin; the refetched rows don't."""
+    social_ticket(channel)
+    logged_in.get(reverse("inbox:rows"))  # the first request of a session settles its MFA state
+    with CaptureQueriesContext(connection) as rows:
+        logged_in.get(reverse("inbox:rows"))
+    with CaptureQueriesContext(connection) as page:
+        logged_in.get(reverse("inbox:list"))
+
+    def role_checks(ctx: CaptureQueriesContext) -> list[str]:
+        return [q["sql"] for q in ctx.captured_queries if '"role"' in q["sql"]]
+
+    assert len(role_checks(page)) == 1
+    assert role_checks(rows) == []
+
+
+def test_channels_link_shown_to_channel_admins_only(
+    client: Client, team: factories.Team, agent: factories.User
+) -> None:
+    team_admin = factories.agent_of(team, role=Role.ADMIN)
+    device = TOTPDevice.objects.create(user=team_admin, name="phone", confirmed=True)
+    client.force_login(agent)
+    agent_html = client.get(reverse("inbox:list")).content.decode()
+    client.force_login(team_admin)
+    session = client.session
+    session["otp_device_id"] = device.persistent_id
+    session.save()
+
+    admin_html = client.get(reverse("inbox:list")).content.decode()
+
+    link = f'href="{reverse("channel_admin:list")}"'
+    assert link in admin_html
+    assert link not in agent_html
 
 
 # --- untrusted text ------------------------------------------------------------------------
