@@ -123,3 +123,22 @@ class StepUpRequired(HavenError):
         "Enter your password again: this change needs a sign-in from the last five minutes."
     )
     status = 403
+
+
+class ContactNotVerified(HavenError):
+    code = "contact_not_verified"
+    message = _(
+        "This e-mail address has not been confirmed yet. Wait until the contact opens the link "
+        "we sent them."
+    )
+    status = 409
+
+
+class PrivateLinkUnavailable(HavenError):
+    code = "private_link_unavailable"
+    message = _(
+        "Haven cannot send a new private link through the platform for this conversation. "
+        "Nothing was changed: end the access without a new link, or reach the customer in "
+        "another way."
+    )
+    status = 409

@@ -80,3 +80,25 @@ class OtpTokenForm(forms.Form):
             attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "maxlength": "6"}
         ),
     )
+
+
+class ConfirmForm(forms.Form):
+    """A ticked box: the agent read the warning of an action that cannot be undone."""
+
+    confirm = forms.BooleanField(
+        required=True,
+        error_messages={"required": _("Tick the box to confirm that you read the warning.")},
+    )
+
+
+END_ACCESS_REVOKE = "revoke"
+END_ACCESS_SEND = "send"
+
+
+class EndAccessForm(ConfirmForm):
+    action = forms.ChoiceField(
+        choices=[
+            (END_ACCESS_REVOKE, _("End access")),
+            (END_ACCESS_SEND, _("End access and send a new private link")),
+        ]
+    )

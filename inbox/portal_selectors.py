@@ -242,16 +242,21 @@ def visible_messages(access: PortalAccess) -> QuerySet[Message]:
     """What this session may read: never notes, never unverified drop-box messages.
 
     An e-mail contact sees only its own messages and the replies addressed to it; the social
-    author sees the rest of the thread but nothing of any e-mail contact.
+    author sees the rest of the thread but nothing of any e-mail contact. A contact an agent
+    linked to the social author also sees what the author sees (never another contact's).
     """
     qs = Message.objects.filter(
         ticket=access.ticket, kind__in=(MessageKind.INBOUND, MessageKind.OUTBOUND)
     )
-    if access.contact is not None:
-        return qs.filter(contact_link__contact=access.contact)
-    return qs.filter(contact_link__isnull=True).exclude(
+    authors_view = Q(contact_link__isnull=True) & ~(
         Q(source=MessageSource.DROP) & Q(verified=False)
     )
+    if access.contact is not None:
+        own = Q(contact_link__contact=access.contact)
+        if access.contact.linked_at is not None:
+            return qs.filter(own | authors_view)
+        return qs.filter(own)
+    return qs.filter(authors_view)
 
 
 def portal_thread(*, access: PortalAccess, after: uuid.UUID | None = None) -> list[PortalMessage]:

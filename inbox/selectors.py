@@ -16,6 +16,7 @@ from datetime import datetime
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from inbox import audit, vault
@@ -24,11 +25,16 @@ from inbox.models import (
     BlindIndex,
     CannedReply,
     Channel,
+    ContactMessage,
     Membership,
     Message,
     MessageSource,
     OutboxAction,
+    PortalContact,
+    PortalGrant,
+    PortalSecret,
     Role,
+    SecretKind,
     Team,
     Ticket,
     TicketStatus,
@@ -349,16 +355,48 @@ class Segment:
 
 
 @dataclass(frozen=True, slots=True)
+class TicketContact:
+    """A confirmed e-mail contact of a ticket, its address decrypted for this agent.
+
+    It is not the social author: it reads only its own messages and the replies addressed to
+    it, unless an agent linked it to the author (``linked``).
+    """
+
+    contact: PortalContact
+    email: SafeText | None
+
+    @property
+    def public_id(self) -> uuid.UUID:
+        return self.contact.public_id
+
+    @property
+    def linked(self) -> bool:
+        return self.contact.linked_at is not None
+
+
+@dataclass(frozen=True, slots=True)
 class ThreadMessage:
     message: Message
     segments: list[Segment]
     altered: bool
     redacted: bool
     unavailable: bool
+    # Written by, or addressed to, an e-mail contact: the social author never sees it.
+    via_contact: bool = False
+    # That contact, when confirmed (unconfirmed addresses are not decrypted).
+    contact: TicketContact | None = None
 
     @property
     def unverified(self) -> bool:
         return self.message.source == MessageSource.DROP and not self.message.verified
+
+
+@dataclass(frozen=True, slots=True)
+class PortalAccessSummary:
+    """How many ways into the customer's thread are open right now (counts only)."""
+
+    sessions: int
+    links: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,6 +408,9 @@ class TicketPage:
     actions: list[OutboxAction]
     members: Sequence[AbstractBaseUser]
     canned: list[CannedReply]
+    contacts: list[TicketContact] = field(default_factory=list)
+    unconfirmed_contacts: int = 0
+    access: PortalAccessSummary | None = None
 
 
 def _segments(body: str, findings: Sequence[dict[str, object]], *, reveal: bool) -> list[Segment]:
@@ -397,9 +438,33 @@ def _segments(body: str, findings: Sequence[dict[str, object]], *, reveal: bool)
     return out
 
 
-def _thread_message(message: Message, body: str | None, *, reveal: bool) -> ThreadMessage:
+def _contact_id(message: Message) -> int | None:
+    """The e-mail contact a message belongs to (needs ``select_related("contact_link")``)."""
+    try:
+        return message.contact_link.contact_id
+    except ContactMessage.DoesNotExist:
+        return None
+
+
+def _thread_message(
+    message: Message,
+    body: str | None,
+    *,
+    reveal: bool,
+    contacts: dict[int, TicketContact] | None = None,
+) -> ThreadMessage:
+    contact_id = _contact_id(message) if contacts is not None else None
+    contact = (contacts or {}).get(contact_id) if contact_id is not None else None
     if body is None:
-        return ThreadMessage(message, [], altered=False, redacted=False, unavailable=True)
+        return ThreadMessage(
+            message,
+            [],
+            altered=False,
+            redacted=False,
+            unavailable=True,
+            via_contact=contact_id is not None,
+            contact=contact,
+        )
     redact = message.source == MessageSource.SOCIAL and bool(message.findings) and not reveal
     segments = _segments(body, message.findings or [], reveal=not redact)
     cleaned: list[Segment] = []
@@ -409,29 +474,49 @@ def _thread_message(message: Message, body: str | None, *, reveal: bool) -> Thre
         assert safe is not None  # noqa: S101 - seg.text is a str
         altered = altered or safe.altered
         cleaned.append(Segment(safe.text, seg.label))
-    return ThreadMessage(message, cleaned, altered=altered, redacted=redact, unavailable=False)
+    return ThreadMessage(
+        message,
+        cleaned,
+        altered=altered,
+        redacted=redact,
+        unavailable=False,
+        via_contact=contact_id is not None,
+        contact=contact,
+    )
 
 
 def ticket_page(*, agent: AnyUser, ticket_ref: uuid.UUID) -> TicketPage:
-    """The ticket, its decrypted thread (social messages redacted), actions and pickers.
+    """The ticket, its decrypted thread (social messages redacted), actions, pickers, and its
+    confirmed e-mail contacts.
 
-    Raises TicketNotFound. Writes one audit event for the decrypt.
+    Raises TicketNotFound. Writes one audit event for the decrypt (bodies, the author's name
+    and handle, the contacts' addresses).
     """
     ticket = get_ticket_for_agent(agent=agent, ticket_ref=ticket_ref)
     messages = list(
         Message.objects.filter(ticket=ticket)
-        .select_related("author")
+        .select_related("author", "contact_link")
         .order_by("-created_at", "-id")[:THREAD_LIMIT]
     )
     messages.reverse()
+    all_contacts = list(PortalContact.objects.filter(ticket=ticket).order_by("created_at", "id"))
+    confirmed = [c for c in all_contacts if c.verified_at is not None]
     sealed = [
         vault.Sealed(ticket, "customer_handle", ticket.customer_handle_ciphertext),
         vault.Sealed(ticket, "customer_name", ticket.customer_name_ciphertext),
         *(vault.Sealed(m, "body", m.body_ciphertext) for m in messages),
+        *(vault.Sealed(c, "email", c.email_ciphertext) for c in confirmed),
     ]
     plain = vault.reveal(ticket, sealed, actor=audit.Actor.user(agent.pk), purpose="ticket_view")
+    bodies = plain[2 : 2 + len(messages)]
+    contacts = [
+        TicketContact(contact=c, email=clean_display_name(email))
+        for c, email in zip(confirmed, plain[2 + len(messages) :], strict=True)
+    ]
+    by_id = {c.contact.pk: c for c in contacts}
     thread = [
-        _thread_message(m, body, reveal=False) for m, body in zip(messages, plain[2:], strict=True)
+        _thread_message(m, body, reveal=False, contacts=by_id)
+        for m, body in zip(messages, bodies, strict=True)
     ]
     user_model = get_user_model()
     members = list(
@@ -447,6 +532,78 @@ def ticket_page(*, agent: AnyUser, ticket_ref: uuid.UUID) -> TicketPage:
         actions=list(OutboxAction.objects.filter(ticket=ticket).order_by("created_at", "id")),
         members=members,
         canned=list(CannedReply.objects.filter(team_id=ticket.team_id)),
+        contacts=contacts,
+        unconfirmed_contacts=len(all_contacts) - len(confirmed),
+        access=portal_access_summary(ticket=ticket),
+    )
+
+
+def portal_access_summary(*, ticket: Ticket) -> PortalAccessSummary:
+    """Live portal sessions and unused private links (read and magic) of the ticket: counts."""
+    now = timezone.now()
+    sessions = PortalGrant.objects.filter(
+        ticket=ticket, revoked_at__isnull=True, expires_at__gt=now
+    ).count()
+    links = PortalSecret.objects.filter(
+        ticket=ticket,
+        kind__in=(SecretKind.READ, SecretKind.MAGIC),
+        used_at__isnull=True,
+        revoked_at__isnull=True,
+        expires_at__gt=now,
+    ).count()
+    return PortalAccessSummary(sessions=sessions, links=links)
+
+
+def get_contact_for_agent(
+    *, agent: AnyUser, ticket_ref: uuid.UUID, contact_ref: uuid.UUID
+) -> tuple[Ticket, PortalContact]:
+    """A confirmed e-mail contact of one of the agent's tickets. Raises TicketNotFound for a
+    missing, foreign or unconfirmed contact alike."""
+    ticket = get_ticket_for_agent(agent=agent, ticket_ref=ticket_ref)
+    contact = PortalContact.objects.filter(
+        ticket=ticket, public_id=contact_ref, verified_at__isnull=False
+    ).first()
+    if contact is None:
+        raise TicketNotFound(f"contact {contact_ref} not on ticket {ticket.pk}")
+    return ticket, contact
+
+
+@dataclass(frozen=True, slots=True)
+class ContactPage:
+    ticket: Ticket
+    contact: TicketContact
+    # The messages tied to this contact: what it wrote and the replies addressed to it.
+    thread: list[ThreadMessage]
+
+
+def contact_page(*, agent: AnyUser, ticket_ref: uuid.UUID, contact_ref: uuid.UUID) -> ContactPage:
+    """One e-mail contact, its address and its own conversation, decrypted for this agent.
+
+    Raises TicketNotFound. Writes one audit event (purpose ``contact_view``).
+    """
+    ticket, contact = get_contact_for_agent(
+        agent=agent, ticket_ref=ticket_ref, contact_ref=contact_ref
+    )
+    messages = list(
+        Message.objects.filter(ticket=ticket, contact_link__contact=contact)
+        .select_related("author", "contact_link")
+        .order_by("-created_at", "-id")[:THREAD_LIMIT]
+    )
+    messages.reverse()
+    sealed = [
+        vault.Sealed(contact, "email", contact.email_ciphertext),
+        *(vault.Sealed(m, "body", m.body_ciphertext) for m in messages),
+    ]
+    plain = vault.reveal(ticket, sealed, actor=audit.Actor.user(agent.pk), purpose="contact_view")
+    shown = TicketContact(contact=contact, email=clean_display_name(plain[0]))
+    by_id = {contact.pk: shown}
+    return ContactPage(
+        ticket=ticket,
+        contact=shown,
+        thread=[
+            _thread_message(m, body, reveal=False, contacts=by_id)
+            for m, body in zip(messages, plain[1:], strict=True)
+        ],
     )
 
 

@@ -20,6 +20,23 @@ urlpatterns = [
         views.message_reveal,
         name="reveal",
     ),
+    path("tickets/<uuid:public_id>/links/rotate/", views.ticket_rotate_link, name="rotate_link"),
+    path("tickets/<uuid:public_id>/access/end/", views.ticket_end_access, name="end_access"),
+    path(
+        "tickets/<uuid:public_id>/contacts/<uuid:contact_id>/",
+        views.ticket_contact,
+        name="contact",
+    ),
+    path(
+        "tickets/<uuid:public_id>/contacts/<uuid:contact_id>/reply/",
+        views.ticket_contact_reply,
+        name="contact_reply",
+    ),
+    path(
+        "tickets/<uuid:public_id>/contacts/<uuid:contact_id>/link/",
+        views.ticket_contact_link,
+        name="contact_link",
+    ),
     path("canned/", views.canned_list, name="canned"),
     path("canned/<uuid:public_id>/delete/", views.canned_delete, name="canned_delete"),
     path("account/2fa/", views.otp_setup, name="otp_setup"),

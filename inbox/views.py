@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from functools import wraps
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -23,9 +24,12 @@ from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.dates import MONTHS_3
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_otp import login as otp_login
 from django_otp import match_token, user_has_device
@@ -33,8 +37,11 @@ from django_otp import match_token, user_has_device
 from inbox import events, selectors, services, sessions
 from inbox.exceptions import HavenError, TicketNotFound
 from inbox.forms import (
+    END_ACCESS_SEND,
     AssignForm,
     CannedReplyForm,
+    ConfirmForm,
+    EndAccessForm,
     InboxFilterForm,
     MessageForm,
     OtpTokenForm,
@@ -261,6 +268,16 @@ def inbox_rows(request: HttpRequest) -> HttpResponse:
 # --- one ticket ----------------------------------------------------------------------------
 
 
+# Outcomes a POST redirects with (``?done=<code>``); the templates word them. Codes only, so
+# nothing personal or secret ever reaches a URL.
+DONE_CODES = frozenset({"access_ended", "link_queued", "contact_replied", "contact_linked"})
+
+
+def _done(request: HttpRequest) -> str:
+    code = request.GET.get("done", "")
+    return code if code in DONE_CODES else ""
+
+
 def _ticket_context(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
     page = selectors.ticket_page(agent=request.user, ticket_ref=public_id)
     if page.ticket.unread_for_agents:
@@ -268,6 +285,7 @@ def _ticket_context(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any
     return {
         "tp": page,
         "ticket": page.ticket,
+        "done": _done(request),
         "statuses": TicketStatus.choices,
         "reply_form": MessageForm(prefix="reply"),
         "note_form": MessageForm(prefix="note"),
@@ -292,10 +310,9 @@ def ticket_live(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     return render(request, "inbox/_ticket_live.html", _ticket_context(request, public_id))
 
 
-def _back_to_ticket(public_id: uuid.UUID) -> HttpResponse:
-    return HttpResponseRedirect(
-        reverse("inbox:ticket", kwargs={"public_id": public_id}), status=303
-    )
+def _back_to_ticket(public_id: uuid.UUID, *, done: str = "") -> HttpResponse:
+    url = reverse("inbox:ticket", kwargs={"public_id": public_id})
+    return HttpResponseRedirect(f"{url}?done={done}" if done else url, status=303)
 
 
 def _invalid(request: HttpRequest, form: Form) -> HttpResponse:
@@ -379,17 +396,138 @@ def message_reveal(
         return render(request, "inbox/_message.html", {"item": item, "ticket_ref": public_id})
     context = _ticket_context(request, public_id)
     tp: selectors.TicketPage = context["tp"]
-    thread = [item if t.message.pk == item.message.pk else t for t in tp.thread]
-    context["tp"] = selectors.TicketPage(
-        ticket=tp.ticket,
-        handle=tp.handle,
-        name=tp.name,
-        thread=thread,
-        actions=tp.actions,
-        members=tp.members,
-        canned=tp.canned,
-    )
+    thread = [
+        dataclasses.replace(item, via_contact=t.via_contact, contact=t.contact)
+        if t.message.pk == item.message.pk
+        else t
+        for t in tp.thread
+    ]
+    context["tp"] = dataclasses.replace(tp, thread=thread)
     return render(request, "inbox/ticket.html", context)
+
+
+# --- the customer's links and e-mail contacts ----------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@never_cache
+@_haven_errors
+def ticket_rotate_link(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """Replace the public drop-box link: a confirmation (GET), then the new link (POST).
+
+    The new link is in this one response only (never stored, cached or put in a redirect),
+    for the agent to pass on privately. Haven posts it nowhere by itself.
+    """
+    ticket = selectors.get_ticket_for_agent(agent=request.user, ticket_ref=public_id)
+    if request.method == "GET":
+        return render(request, "inbox/rotate_link.html", {"ticket": ticket, "form": ConfirmForm()})
+    form = ConfirmForm(request.POST)
+    if not form.is_valid():
+        return _invalid(request, form)
+    link = services.rotate_drop_ref(ticket=ticket, agent=_agent(request))
+    with translation.override(ticket.language or settings.LANGUAGE_CODE):
+        text = gettext("You can also write to us through this link: %(link)s") % {"link": link}
+    return render(
+        request,
+        "inbox/link_rotated.html",
+        {"ticket": ticket, "link": link, "reply_text": text},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@_haven_errors
+def ticket_end_access(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """End the customer's portal access; where the platform allows, send a new private link.
+
+    GET shows what will happen, and why no new link can be sent when that is so.
+    """
+    ticket = selectors.get_ticket_for_agent(agent=request.user, ticket_ref=public_id)
+    if request.method == "GET":
+        return render(
+            request,
+            "inbox/end_access.html",
+            {
+                "ticket": ticket,
+                "route": services.private_link_route(ticket=ticket),
+                "access": selectors.portal_access_summary(ticket=ticket),
+                "form": EndAccessForm(),
+            },
+        )
+    form = EndAccessForm(request.POST)
+    if not form.is_valid():
+        return _invalid(request, form)
+    send = form.cleaned_data["action"] == END_ACCESS_SEND
+    services.end_portal_access(ticket=ticket, agent=_agent(request), send_new_link=send)
+    return _back_to_ticket(public_id, done="link_queued" if send else "access_ended")
+
+
+def _back_to_contact(public_id: uuid.UUID, contact_id: uuid.UUID, *, done: str) -> HttpResponse:
+    url = reverse("inbox:contact", kwargs={"public_id": public_id, "contact_id": contact_id})
+    return HttpResponseRedirect(f"{url}?done={done}", status=303)
+
+
+@login_required
+@require_GET
+@_haven_errors
+def ticket_contact(
+    request: HttpRequest, public_id: uuid.UUID, contact_id: uuid.UUID
+) -> HttpResponse:
+    """One e-mail contact: its address, its own conversation, reply and link-to-author forms."""
+    page = selectors.contact_page(agent=request.user, ticket_ref=public_id, contact_ref=contact_id)
+    return render(
+        request,
+        "inbox/contact.html",
+        {
+            "cp": page,
+            "ticket": page.ticket,
+            "reply_form": MessageForm(prefix="contact"),
+            "link_form": ConfirmForm(),
+            "done": _done(request),
+        },
+    )
+
+
+@login_required
+@require_POST
+@sensitive_post_parameters("contact-body")
+@_haven_errors
+def ticket_contact_reply(
+    request: HttpRequest, public_id: uuid.UUID, contact_id: uuid.UUID
+) -> HttpResponse:
+    """A reply only this e-mail contact reads (never the social author)."""
+    ticket, contact = selectors.get_contact_for_agent(
+        agent=request.user, ticket_ref=public_id, contact_ref=contact_id
+    )
+    form = MessageForm(request.POST, prefix="contact")
+    if not form.is_valid():
+        return _invalid(request, form)
+    services.reply_to_contact(
+        ticket=ticket,
+        agent=_agent(request),
+        contact=contact,
+        body=form.cleaned_data["body"],
+        idempotency_key=form.cleaned_data["idempotency_key"] or None,
+    )
+    return _back_to_contact(public_id, contact_id, done="contact_replied")
+
+
+@login_required
+@require_POST
+@_haven_errors
+def ticket_contact_link(
+    request: HttpRequest, public_id: uuid.UUID, contact_id: uuid.UUID
+) -> HttpResponse:
+    """Link an e-mail contact to the social author (audited): it then reads the whole thread."""
+    ticket, contact = selectors.get_contact_for_agent(
+        agent=request.user, ticket_ref=public_id, contact_ref=contact_id
+    )
+    form = ConfirmForm(request.POST)
+    if not form.is_valid():
+        return _invalid(request, form)
+    services.link_contact_to_author(ticket=ticket, agent=_agent(request), contact=contact)
+    return _back_to_contact(public_id, contact_id, done="contact_linked")
 
 
 # --- canned replies ------------------------------------------------------------------------

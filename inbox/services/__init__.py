@@ -1,7 +1,8 @@
 """Every write and side effect of the inbox, split by sub-domain. Import from here.
 
 - ``channels``: connecting social accounts, credentials, terms review, switching on and off.
-- ``agent``: what agents do to a ticket (reply, note, assign, status, read); canned replies.
+- ``agent``: what agents do to a ticket (reply, note, assign, status, read; the customer's
+  links and e-mail contacts); canned replies.
 - ``threads``: opening tickets and adding encrypted messages (used by every other area).
 - ``secrets``: portal secrets (issued, hashed, revoked); ``portal``: the customer's side.
 - ``pipeline``: ingest, process, perform outbox actions, poll, sweep (DESIGN's flow), built
@@ -16,8 +17,13 @@ from inbox.services.agent import (
     confirm_totp_enrolment,
     create_canned_reply,
     delete_canned_reply,
+    end_portal_access,
     fill_canned_reply,
+    link_contact_to_author,
     mark_read,
+    private_link_route,
+    reply_to_contact,
+    rotate_drop_ref,
     send_reply,
     set_status,
     start_totp_enrolment,
@@ -38,10 +44,15 @@ __all__ = [
     "create_channel",
     "delete_canned_reply",
     "enable_channel",
+    "end_portal_access",
     "fill_canned_reply",
+    "link_contact_to_author",
     "mark_read",
     "pause_channel",
+    "private_link_route",
     "record_terms_review",
+    "reply_to_contact",
+    "rotate_drop_ref",
     "send_reply",
     "set_channel_credentials",
     "set_status",

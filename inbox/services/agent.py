@@ -1,38 +1,63 @@
-"""What agents do to a ticket: reply, note, assign, change status, mark read; canned replies.
+"""What agents do to a ticket: reply, note, assign, change status, mark read; the customer's
+links and e-mail contacts; canned replies.
 
-Callers have already checked access through ``inbox.selectors``. Replies go to the customer's
-secure thread only; nothing here posts to a social platform.
+Callers have already checked access through ``inbox.selectors``; the link and contact actions
+check it again under the ticket's row lock. Replies go to the customer's secure thread only.
+The only platform side effect here is a new private link, queued through the outbox like the
+pipeline's own.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from inbox import audit, events
+from channels_bridge.errors import BridgeError
+from inbox import audit, events, policies, selectors, vault
 from inbox.exceptions import (
+    ContactNotVerified,
     DuplicateCannedReply,
     EmptyMessage,
     InvalidAssignee,
     InvalidStatus,
     InvalidToken,
+    PrivateLinkUnavailable,
     TicketClosed,
+    TicketNotFound,
 )
 from inbox.models import (
     CannedReply,
+    ChannelPolicy,
+    ChannelStatus,
+    InboundMessage,
+    InboundStatus,
+    ItemKind,
     Membership,
     Message,
     MessageKind,
     MessageSource,
+    OutboxAction,
+    OutboxKind,
+    OutboxState,
+    Platform,
+    PolicyMode,
+    PortalContact,
+    SecretKind,
     Team,
     Ticket,
     TicketStatus,
 )
 from inbox.services import portal
+from inbox.services import secrets as portal_secrets
+from inbox.services.connectors import connector_for, enqueue_on_commit, item_from_inbound
 from inbox.services.threads import add_message
 
 logger = logging.getLogger(__name__)
@@ -136,10 +161,12 @@ def set_status(*, ticket: Ticket, agent: AbstractBaseUser, status: str) -> Ticke
     ticket.closed_at = timezone.now() if status == TicketStatus.CLOSED else None
     ticket.save(update_fields=["status", "closed_at"])
     if status == TicketStatus.CLOSED:
-        # A closed conversation takes no more reading links, sessions or open sockets.
+        # A closed conversation takes no more reading links, sessions or open sockets, and a
+        # private message still waiting would carry a link that is dead now.
         portal.revoke_portal_access(
             ticket=ticket, actor=audit.Actor.user(agent.pk), reason="ticket_closed"
         )
+        _cancel_pending_private_messages(ticket)
     audit.record(
         actor=audit.Actor.user(agent.pk),
         action="ticket.status",
@@ -163,6 +190,369 @@ def mark_read(*, ticket: Ticket, agent: AbstractBaseUser) -> Ticket:
     if updated:
         _broadcast_ticket_changed(ticket, "read")
     return ticket
+
+
+# --- the customer's links and e-mail contacts (SECURITY-DESIGN.md §1) -----------------------
+
+# How many of the author's newest items are considered for a new private link.
+PRIVATE_LINK_CANDIDATES = 20
+# Stored on the outbox row in English, like the pipeline's own error texts.
+_SUPERSEDED = "Not sent: an agent ended the customer's access, so its link no longer works."
+
+
+def _lock_for_agent(ticket: Ticket, agent: AbstractBaseUser) -> Ticket:
+    """The ticket, row-locked, for an active member of its team.
+
+    Raises TicketNotFound when it was erased meanwhile or is not the agent's (the same error
+    as a page would give), TicketClosed when it is closed.
+    """
+    locked = Ticket.objects.select_for_update().filter(pk=ticket.pk).first()
+    if locked is None or not selectors.agent_can_access_ticket(
+        user_id=int(agent.pk), ticket_ref=locked.public_id
+    ):
+        raise TicketNotFound(f"ticket {ticket.pk} not available to user {agent.pk}")
+    if locked.is_closed:
+        raise TicketClosed(f"ticket {locked.pk} is closed")
+    return locked
+
+
+@transaction.atomic
+def rotate_drop_ref(*, ticket: Ticket, agent: AbstractBaseUser) -> str:
+    """Replace the ticket's public drop-box link and return the new one, once.
+
+    The old ``/s/<drop_ref>`` stops working at commit (the same 404 as an unknown link). Haven
+    posts the new link nowhere: the agent passes it on privately. Only its hash is stored.
+    Audited; broadcasts ids on commit. Raises TicketNotFound, TicketClosed.
+    """
+    locked = _lock_for_agent(ticket, agent)
+    revoked = portal_secrets.revoke_ticket_secrets(ticket=locked, kinds=(SecretKind.DROP,))
+    drop_ref = portal_secrets.issue_drop_ref(ticket=locked)
+    audit.record(
+        actor=audit.Actor.user(agent.pk),
+        action="portal.drop_ref_rotate",
+        object_type="ticket",
+        object_id=locked.public_id,
+        ticket_public_id=locked.public_id,
+        data={"revoked": revoked},
+    )
+    _broadcast_ticket_changed(locked, "links")
+    logger.info("drop link rotated ticket=%s revoked=%s agent=%s", locked.pk, revoked, agent.pk)
+    return portal_secrets.drop_link(drop_ref)
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateLinkRoute:
+    """Where a new private link could go: the author's item to answer privately, or why not.
+
+    ``reason`` is a sentence for the agent (translated), empty when a route exists.
+    ``once_per_item``: the platform allows one private message per item (Facebook comments),
+    so the new link takes the item's own outbox slot instead of a new one.
+    """
+
+    inbound: InboundMessage | None
+    reason: str = ""
+    once_per_item: bool = False
+    cost_usd: float = 0.0
+
+    @property
+    def possible(self) -> bool:
+        return self.inbound is not None
+
+
+def _private_messages_used(inbound: InboundMessage) -> int:
+    # Failed and cancelled rows never reached the customer; unknown ones may have.
+    return (
+        OutboxAction.objects.filter(inbound=inbound, kind=OutboxKind.PRIVATE_MESSAGE)
+        .exclude(state__in=(OutboxState.FAILED, OutboxState.CANCELLED))
+        .count()
+    )
+
+
+def private_link_route(*, ticket: Ticket) -> PrivateLinkRoute:
+    """Whether the platform lets Haven send the social author a new private link, and where.
+
+    Facebook: a Private Reply to one of the author's comments (one per comment, within 7 days)
+    or a Messenger reply within 7 days. X: only into a direct-message conversation the author
+    started (SECURITY-DESIGN.md §1). The channel must be on, its policy must send private
+    links, and observe mode never acts. Reads only; builds the channel's connector (no
+    network call).
+    """
+    channel = ticket.channel
+    if channel is None:
+        return PrivateLinkRoute(None, _("This conversation did not come from a social platform."))
+    if ticket.is_closed:
+        return PrivateLinkRoute(None, _("The conversation is closed."))
+    if channel.status != ChannelStatus.ACTIVE:
+        return PrivateLinkRoute(
+            None, _("The channel is not switched on, so Haven cannot send anything through it.")
+        )
+    policy = ChannelPolicy.objects.filter(channel=channel).first()
+    if policy is None or policy.mode == PolicyMode.OBSERVE:
+        return PrivateLinkRoute(
+            None, _("The channel only observes: Haven takes no action on the platform.")
+        )
+    if not policy.send_private_link:
+        return PrivateLinkRoute(None, _("The channel's policy does not send private links."))
+    candidates = InboundMessage.objects.filter(
+        ticket=ticket,
+        channel=channel,
+        status=InboundStatus.PROCESSED,  # not erased items, which are husks
+        from_self=False,
+        author_external_id=ticket.author_external_id,
+    ).exclude(author_external_id="")
+    if channel.platform == Platform.X:
+        candidates = candidates.filter(kind=ItemKind.DM)
+    found = list(candidates.order_by("-platform_created_at", "-id")[:PRIVATE_LINK_CANDIDATES])
+    if not found:
+        if channel.platform == Platform.X:
+            return PrivateLinkRoute(
+                None,
+                _(
+                    "On X, Haven sends a private link only into a direct-message conversation, "
+                    "and this customer has not written to the channel by direct message."
+                ),
+            )
+        return PrivateLinkRoute(
+            None, _("There is no message from this customer that Haven could answer privately.")
+        )
+    try:
+        connector = connector_for(channel)
+    except (BridgeError, ValueError, vault.DecryptionError):
+        return PrivateLinkRoute(None, _("The channel's credentials are incomplete."))
+    now = timezone.now()
+    reason = ""
+    for inbound in found:
+        caps = connector.capabilities_for(item_from_inbound(inbound), now=now)
+        if not caps.send_private:
+            reason = reason or _(
+                "The platform allows a private message only for a limited time after the "
+                "customer's message (Facebook: 7 days), and that time has passed."
+            )
+            continue
+        if caps.private_limit is not None and _private_messages_used(inbound) >= caps.private_limit:
+            reason = reason or _(
+                "Facebook allows one private reply per comment, and the customer's comments "
+                "have had theirs."
+            )
+            continue
+        return PrivateLinkRoute(
+            inbound,
+            once_per_item=caps.private_limit is not None,
+            cost_usd=caps.private_cost_usd or 0.0,
+        )
+    return PrivateLinkRoute(None, reason)
+
+
+def _cancel_pending_private_messages(ticket: Ticket) -> int:
+    """Private messages not yet sent carry a link that was just revoked: never send them."""
+    pending = list(
+        OutboxAction.objects.filter(
+            ticket=ticket, kind=OutboxKind.PRIVATE_MESSAGE, state=OutboxState.PENDING
+        )
+    )
+    cancelled = 0
+    for action in pending:
+        # Compare-and-set: a worker may claim the row between the SELECT and this UPDATE.
+        if OutboxAction.objects.filter(pk=action.pk, state=OutboxState.PENDING).update(
+            state=OutboxState.CANCELLED,
+            payload_ciphertext=None,
+            last_error_code="superseded",
+            last_error_message=_SUPERSEDED,
+            next_attempt_at=None,
+        ):
+            cancelled += 1
+            _broadcast_action(ticket, action.public_id, OutboxState.CANCELLED)
+    return cancelled
+
+
+def _broadcast_action(ticket: Ticket, action_ref: uuid.UUID, state: str) -> None:
+    events.broadcast_on_commit(
+        events.ticket_agents_group(ticket.public_id),
+        events.action_changed(
+            ticket_public_id=ticket.public_id, action_public_id=action_ref, status=state
+        ),
+    )
+
+
+def _queue_private_link(*, ticket: Ticket, route: PrivateLinkRoute) -> OutboxAction:
+    """Issue a read secret and queue the private message that carries it (sent on commit)."""
+    inbound = route.inbound
+    channel = ticket.channel
+    if inbound is None or channel is None:
+        raise PrivateLinkUnavailable(f"ticket {ticket.pk} has no private route")
+    ttl = (
+        portal_secrets.READ_TTL_FACEBOOK_PRIVATE_REPLY
+        if channel.platform == Platform.FACEBOOK and inbound.kind != ItemKind.DM
+        else portal_secrets.READ_TTL_DEFAULT
+    )
+    secret = portal_secrets.issue_read_secret(ticket=ticket, ttl=ttl)
+    text = policies.private_text(
+        language=ticket.language or "en", link=portal_secrets.read_link(secret)
+    )
+    target = inbound.platform_message_id.split("#", 1)[0]
+    action: OutboxAction | None = None
+    if route.once_per_item:
+        # The item's one private slot (unique per kind, channel and target) is free again only
+        # when its earlier row failed or was cancelled: reuse that row.
+        action = (
+            OutboxAction.objects.select_for_update()
+            .filter(kind=OutboxKind.PRIVATE_MESSAGE, channel=channel, target_external_id=target)
+            .first()
+        )
+        if action is not None and action.state not in (OutboxState.FAILED, OutboxState.CANCELLED):
+            raise PrivateLinkUnavailable(f"action {action.pk} already holds the private slot")
+    else:
+        # Direct messages allow more than one: each new link gets its own outbox key.
+        used = OutboxAction.objects.filter(
+            kind=OutboxKind.PRIVATE_MESSAGE,
+            channel=channel,
+            target_external_id__startswith=f"{target}#link-",
+        ).count()
+        target = f"{target}#link-{used + 1}"
+    if action is None:
+        action = OutboxAction(
+            kind=OutboxKind.PRIVATE_MESSAGE,
+            channel=channel,
+            target_external_id=target,
+            ticket=ticket,
+            inbound=inbound,
+            estimated_cost_usd=Decimal(str(round(route.cost_usd, 4))),
+        )
+        action.full_clean(
+            exclude=["ticket", "channel", "inbound", "payload_ciphertext"],
+            validate_unique=False,
+            validate_constraints=False,
+        )
+    action.state = OutboxState.PENDING
+    action.attempts = 0
+    action.claimed_at = None
+    action.next_attempt_at = None
+    action.last_error_code = ""
+    action.last_error_message = ""
+    action.external_result_id = ""
+    action.payload_ciphertext = vault.encrypt(ticket, action, "payload", text)
+    action.save()
+    _broadcast_action(ticket, action.public_id, action.state)
+    enqueue_on_commit("perform_action", action_id=action.pk)
+    return action
+
+
+@dataclass(frozen=True, slots=True)
+class AccessEnded:
+    sessions: int
+    cancelled: int
+    action: OutboxAction | None
+
+
+@transaction.atomic
+def end_portal_access(
+    *, ticket: Ticket, agent: AbstractBaseUser, send_new_link: bool = False
+) -> AccessEnded:
+    """End every way into the customer's thread; optionally send the author a new private link.
+
+    Revokes the ticket's read and magic secrets and portal grants (open portal sockets close
+    on commit), and cancels private messages not yet sent (their link is dead). With
+    ``send_new_link``, issues a new read secret and queues it through the outbox to the
+    platform's private channel; when the platform allows no such message, raises
+    PrivateLinkUnavailable and changes nothing. Audited. Raises TicketNotFound, TicketClosed.
+    """
+    locked = _lock_for_agent(ticket, agent)
+    route = private_link_route(ticket=locked) if send_new_link else None
+    if route is not None and not route.possible:
+        raise PrivateLinkUnavailable(f"ticket {locked.pk} has no private route")
+    actor = audit.Actor.user(agent.pk)
+    sessions = portal.revoke_portal_access(ticket=locked, actor=actor, reason="agent")
+    cancelled = _cancel_pending_private_messages(locked)
+    action = _queue_private_link(ticket=locked, route=route) if route is not None else None
+    audit.record(
+        actor=actor,
+        action="portal.access_end",
+        object_type="ticket",
+        object_id=locked.public_id,
+        ticket_public_id=locked.public_id,
+        data={
+            "sessions": sessions,
+            "cancelled": cancelled,
+            "new_link_action": str(action.public_id) if action else None,
+        },
+    )
+    _broadcast_ticket_changed(locked, "access")
+    logger.info(
+        "portal access ended ticket=%s sessions=%s cancelled=%s new_link=%s agent=%s",
+        locked.pk,
+        sessions,
+        cancelled,
+        action.pk if action else 0,
+        agent.pk,
+    )
+    return AccessEnded(sessions=sessions, cancelled=cancelled, action=action)
+
+
+def _lock_contact(ticket: Ticket, contact: PortalContact) -> PortalContact:
+    current = PortalContact.objects.select_for_update().filter(pk=contact.pk, ticket=ticket).first()
+    if current is None:
+        # Erased with its subject, or never on this ticket: the same answer as a foreign id.
+        raise TicketNotFound(f"contact {contact.pk} not on ticket {ticket.pk}")
+    if current.verified_at is None:
+        raise ContactNotVerified(f"contact {current.pk} not verified")
+    return current
+
+
+@transaction.atomic
+def reply_to_contact(
+    *,
+    ticket: Ticket,
+    agent: AbstractBaseUser,
+    contact: PortalContact,
+    body: str,
+    idempotency_key: str | None = None,
+) -> Message:
+    """A reply addressed to one confirmed e-mail contact: only that contact reads it, never
+    the social author. The contact gets an e-mail notice (no text) on commit.
+
+    Raises TicketNotFound, TicketClosed, ContactNotVerified, EmptyMessage.
+    """
+    locked = _lock_for_agent(ticket, agent)
+    current = _lock_contact(locked, contact)
+    return portal.send_reply_to_contact(
+        ticket=locked,
+        agent=agent,
+        contact=current,
+        body=_clean_body(body),
+        idempotency_key=idempotency_key,
+    )
+
+
+@transaction.atomic
+def link_contact_to_author(
+    *, ticket: Ticket, agent: AbstractBaseUser, contact: PortalContact
+) -> PortalContact:
+    """Record the agent's judgement that a confirmed e-mail contact is the social author.
+
+    From then on the contact reads the author's whole thread too (SECURITY-DESIGN.md §1,
+    rule 4); the author still sees nothing addressed to the contact. Audited; linking twice
+    changes nothing. Raises TicketNotFound, TicketClosed, ContactNotVerified.
+    """
+    locked = _lock_for_agent(ticket, agent)
+    current = _lock_contact(locked, contact)
+    if current.linked_at is not None:
+        return current
+    current.linked_at = timezone.now()
+    current.linked_by = agent  # type: ignore[assignment]  # the configured user model
+    current.save(update_fields=["linked_at", "linked_by"])
+    audit.record(
+        actor=audit.Actor.user(agent.pk),
+        action="portal.contact_link",
+        object_type="portal_contact",
+        object_id=current.public_id,
+        ticket_public_id=locked.public_id,
+        data={"linked_to": "social_author"},
+    )
+    _broadcast_ticket_changed(locked, "contacts")
+    logger.info(
+        "contact linked to author ticket=%s contact=%s agent=%s", locked.pk, current.pk, agent.pk
+    )
+    return current
 
 
 def fill_canned_reply(*, canned: CannedReply, ticket: Ticket) -> str:

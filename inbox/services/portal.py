@@ -495,17 +495,30 @@ def _mail(*, to: str, template: str, context: dict[str, str], language: str) -> 
 
 @transaction.atomic
 def send_reply_to_contact(
-    *, ticket: Ticket, agent: AbstractBaseUser, contact: PortalContact, body: str
+    *,
+    ticket: Ticket,
+    agent: AbstractBaseUser,
+    contact: PortalContact,
+    body: str,
+    idempotency_key: str | None = None,
 ) -> Message:
     """An agent reply addressed to one e-mail contact: only that contact reads it.
 
-    The agent reply service e-mails the contact a notice (without the text) on commit.
+    The agent reply service e-mails the contact a notice (without the text) on commit. The
+    same idempotency key twice gives the first reply back. Agents call it through
+    ``services.agent.reply_to_contact``, which checks access and the contact under lock.
     """
     from inbox.services.agent import send_reply  # agent.py imports this module
 
     if contact.ticket_id != ticket.pk:
         raise TicketNotFound(f"contact {contact.pk} is not on ticket {ticket.pk}")
-    message = send_reply(ticket=ticket, agent=agent, body=body)
+    if idempotency_key:
+        existing = Message.objects.filter(
+            ticket=ticket, idempotency_key=idempotency_key, contact_link__contact=contact
+        ).first()
+        if existing is not None:
+            return existing
+    message = send_reply(ticket=ticket, agent=agent, body=body, idempotency_key=idempotency_key)
     ContactMessage.objects.create(message=message, contact=contact)
     return message
 

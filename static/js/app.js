@@ -335,3 +335,22 @@ document.addEventListener("keydown", (event) => {
 const root = document.querySelector("[data-live]");
 if (root && root.dataset.live === "inbox") startInbox(root);
 if (root && root.dataset.live === "ticket") startTicket(root);
+
+// --- copy buttons (the new public link) ------------------------------------------------------
+
+// Without JavaScript the field stays selectable; with it, the hidden button copies its value.
+for (const button of document.querySelectorAll("button[data-copy]")) {
+  const field = document.getElementById(button.dataset.copy);
+  const status = document.getElementById(button.dataset.copyStatus || "");
+  if (!field || !navigator.clipboard) continue;
+  button.hidden = false;
+  button.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(field.value);
+      if (status) status.textContent = button.dataset.copied || "";
+    } catch {
+      field.focus();
+      field.select();
+    }
+  });
+}

@@ -11,9 +11,10 @@ from collections.abc import Iterator
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 
-from inbox import services
-from inbox.models import MessageKind, MessageSource, Ticket
+from inbox import services, vault
+from inbox.models import MessageKind, MessageSource, PortalContact, Ticket
 from inbox.services.threads import add_message, open_ticket
 from tests import factories
 
@@ -58,6 +59,11 @@ def test_sweep_covers_the_ticket_pages() -> None:
 
     assert "tickets/<uuid:public_id>/" in routes
     assert "tickets/<uuid:public_id>/messages/<uuid:message_id>/reveal/" in routes
+    assert "tickets/<uuid:public_id>/links/rotate/" in routes
+    assert "tickets/<uuid:public_id>/access/end/" in routes
+    assert "tickets/<uuid:public_id>/contacts/<uuid:contact_id>/" in routes
+    assert "tickets/<uuid:public_id>/contacts/<uuid:contact_id>/reply/" in routes
+    assert "tickets/<uuid:public_id>/contacts/<uuid:contact_id>/link/" in routes
 
 
 @pytest.fixture
@@ -70,12 +76,22 @@ def team_a_objects() -> dict[str, object]:
         ticket=ticket, kind=MessageKind.INBOUND, source=MessageSource.SOCIAL, body="hello"
     )
     canned = services.create_canned_reply(team=team, agent=owner, title="T", body="B")
+    contact = PortalContact(
+        ticket=ticket,
+        email_digest=vault.blind_index("email", "owner.contact@example.invalid"),
+        verified_at=timezone.now(),
+    )
+    contact.email_ciphertext = vault.encrypt(
+        ticket, contact, "email", "owner.contact@example.invalid"
+    )
+    contact.save()
     return {
         "ticket": ticket,
         "message": message,
         "canned": canned,
         "team": team,
         "channel": channel,
+        "contact": contact,
     }
 
 
@@ -83,6 +99,8 @@ def _value_for(route: str, name: str, converter: str, objs: dict[str, object]) -
     head = route.split("/", 1)[0]
     if name == "message_id":
         return str(objs["message"].public_id)  # type: ignore[attr-defined]
+    if name == "contact_id":
+        return str(objs["contact"].public_id)  # type: ignore[attr-defined]
     if name == "channel_ref" or head == "channels":
         return str(objs["channel"].public_id)  # type: ignore[attr-defined]
     if head == "canned":
@@ -105,6 +123,17 @@ def _fill(route: str, ids: dict[str, str], objs: dict[str, object]) -> str:
     return url
 
 
+# Valid for every agent form, so a missing access check would act, not stop at validation.
+FORM_DATA = {
+    "body": "x",
+    "status": "closed",
+    "confirm": "on",
+    "action": "send",
+    "contact-body": "x",
+    "reply-body": "x",
+}
+
+
 def test_every_object_url_is_404_for_another_teams_agent(
     client: Client, team_a_objects: dict[str, object]
 ) -> None:
@@ -115,10 +144,14 @@ def test_every_object_url_is_404_for_another_teams_agent(
 
     for route, ids in object_id_routes():
         url = _fill(route, ids, team_a_objects)
-        response = client.get(url)
-        if response.status_code == 405:
-            response = client.post(url, {"body": "x", "status": "closed", "assignee": intruder.pk})
-        results[url] = response.status_code
+        # Both methods: a page that shows a form on GET acts on POST.
+        for method in ("GET", "POST"):
+            if method == "GET":
+                response = client.get(url)
+            else:
+                response = client.post(url, FORM_DATA | {"assignee": intruder.pk})
+            if response.status_code != 405:
+                results[f"{method} {url}"] = response.status_code
 
     assert results
     assert {url: code for url, code in results.items() if code != 404} == {}

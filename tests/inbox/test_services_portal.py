@@ -24,7 +24,8 @@ from inbox.models import (
     Ticket,
 )
 from inbox.services import portal, secrets
-from inbox.services.agent import send_reply
+from inbox.services.agent import link_contact_to_author, reply_to_contact, send_reply
+from inbox.services.threads import add_message
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -305,3 +306,119 @@ def test_request_new_link_for_contact_mails_a_fresh_magic_link(
 
     assert len(mail.outbox) == 2
     assert _magic_secret(mail.outbox[1].body) != first
+
+
+# --- replies to e-mail contacts never reach the social author, and the reverse --------------
+
+
+def _contact_session(
+    ticket: Ticket, capture: CommitRunner, *, email: str, body: str
+) -> SessionStore:
+    """A real e-mail contact: a drop-box message with an address, then its magic link."""
+    before = len(mail.outbox)
+    with capture(execute=True):
+        portal.add_drop_message(ticket=ticket, body=body, idempotency_key=None, email=email)
+    session = _session()
+    portal.exchange_magic_link(session=session, secret=_magic_secret(mail.outbox[before].body))
+    return session
+
+
+def _author_session(ticket: Ticket) -> SessionStore:
+    session = _session()
+    portal.exchange_read_secret(session=session, secret=secrets.issue_read_secret(ticket=ticket))
+    return session
+
+
+def _bodies(session: SessionStore) -> list[str | None]:
+    access = portal_selectors.access_from_session(session)
+    return [m.body for m in portal_selectors.portal_thread(access=access)]
+
+
+@pytest.fixture
+def social_ticket(ticket: Ticket, agent: factories.User) -> Ticket:
+    add_message(
+        ticket=ticket,
+        kind=MessageKind.INBOUND,
+        source=MessageSource.SOCIAL,
+        body="Parcel missing",
+        verified=True,
+    )
+    send_reply(ticket=ticket, agent=agent, body="To the author")
+    return ticket
+
+
+def test_reply_to_contact_never_reaches_author_session_or_socket(
+    social_ticket: Ticket,
+    agent: factories.User,
+    django_capture_on_commit_callbacks: CommitRunner,
+) -> None:
+    contact_session = _contact_session(
+        social_ticket,
+        django_capture_on_commit_callbacks,
+        email="kim.muster@example.invalid",
+        body="Hi",
+    )
+    author = _author_session(social_ticket)
+    contact = PortalContact.objects.get()
+
+    reply = reply_to_contact(
+        ticket=social_ticket, agent=agent, contact=contact, body="For the contact only"
+    )
+
+    assert "For the contact only" not in _bodies(author)
+    assert "For the contact only" in _bodies(contact_session)
+    author_access = portal_selectors.access_from_session(author)
+    assert not portal_selectors.message_visible(access=author_access, message_ref=reply.public_id)
+
+
+def test_author_messages_and_replies_never_reach_contact_session(
+    social_ticket: Ticket,
+    agent: factories.User,
+    django_capture_on_commit_callbacks: CommitRunner,
+) -> None:
+    contact_session = _contact_session(
+        social_ticket,
+        django_capture_on_commit_callbacks,
+        email="kim.muster@example.invalid",
+        body="Hi",
+    )
+    author = _author_session(social_ticket)
+    access = portal_selectors.access_from_session(author)
+    written = portal.add_customer_message(access=access, body="Author writes", idempotency_key=None)
+    reply = send_reply(ticket=social_ticket, agent=agent, body="Second reply to the author")
+
+    assert _bodies(contact_session) == ["Hi"]
+    contact_access = portal_selectors.access_from_session(contact_session)
+    for message in (written, reply):
+        assert not portal_selectors.message_visible(
+            access=contact_access, message_ref=message.public_id
+        )
+
+
+def test_linked_contact_reads_author_thread_but_no_other_contact(
+    social_ticket: Ticket,
+    agent: factories.User,
+    django_capture_on_commit_callbacks: CommitRunner,
+) -> None:
+    linked_session = _contact_session(
+        social_ticket,
+        django_capture_on_commit_callbacks,
+        email="kim.muster@example.invalid",
+        body="Kim here",
+    )
+    jo_session = _contact_session(
+        social_ticket,
+        django_capture_on_commit_callbacks,
+        email="jo.beispiel@example.invalid",
+        body="Jo here",
+    )
+    author = _author_session(social_ticket)
+    kim, jo = PortalContact.objects.order_by("id")
+    reply_to_contact(ticket=social_ticket, agent=agent, contact=jo, body="For Jo only")
+    assert _bodies(linked_session) == ["Kim here"]
+
+    link_contact_to_author(ticket=social_ticket, agent=agent, contact=kim)
+
+    assert _bodies(linked_session) == ["Parcel missing", "To the author", "Kim here"]
+    assert _bodies(author) == ["Parcel missing", "To the author"]  # the author gains nothing
+    assert _bodies(jo_session) == ["Jo here", "For Jo only"]

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+from django.core import mail
+from django.core.cache import cache
 from django.db import connection
 from django.template import Context, Template
 from django.test import Client
@@ -17,7 +21,7 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from inbox import selectors, services, sessions, views
+from inbox import portal_selectors, selectors, services, sessions, vault, views
 from inbox.models import (
     AuditEvent,
     CannedReply,
@@ -25,12 +29,17 @@ from inbox.models import (
     Message,
     MessageKind,
     MessageSource,
+    OutboxAction,
+    PortalContact,
+    PortalSecret,
     Role,
     Ticket,
     TicketStatus,
 )
+from inbox.services import secrets
 from inbox.services.threads import add_blind_index, add_message, open_ticket
 from tests import factories
+from tests.conftest import HttpsClient
 
 pytestmark = pytest.mark.django_db
 
@@ -707,3 +716,434 @@ def test_deactivated_agent_sees_no_tickets(
     Membership.objects.filter(user=agent).delete()
 
     assert client.get(ticket.get_absolute_url()).status_code == 404
+
+
+# --- the customer's links and e-mail contacts ----------------------------------------------
+
+CONTACT_EMAIL = "kim.muster@example.invalid"
+
+
+def confirmed_contact(
+    ticket: Ticket, email: str = CONTACT_EMAIL, *, verified: bool = True
+) -> PortalContact:
+    contact = PortalContact(
+        ticket=ticket,
+        email_digest=vault.blind_index("email", email),
+        verified_at=timezone.now() if verified else None,
+    )
+    contact.email_ciphertext = vault.encrypt(ticket, contact, "email", email)
+    contact.save()
+    return contact
+
+
+def _without_tokens(html: str) -> str:
+    return re.sub(r'value="[^"]+"', "", html)
+
+
+def _contact_url(name: str, contact: PortalContact) -> str:
+    return reverse(f"inbox:{name}", args=[contact.ticket.public_id, contact.public_id])
+
+
+@pytest.fixture
+def _no_portal_rate_limits() -> Iterator[None]:
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.mark.parametrize("name", ["rotate_link", "end_access"])
+def test_link_pages_redirect_anonymous_to_login(client: Client, ticket: Ticket, name: str) -> None:
+    response = client.get(reverse(f"inbox:{name}", args=[ticket.public_id]))
+
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith(reverse("login"))
+
+
+@pytest.mark.parametrize("name", ["contact", "contact_reply", "contact_link"])
+def test_contact_pages_redirect_anonymous_to_login(
+    client: Client, ticket: Ticket, name: str
+) -> None:
+    response = client.post(_contact_url(name, confirmed_contact(ticket)))
+
+    assert response.status_code in (302, 405)
+    assert not Message.objects.exists()
+
+
+def test_ticket_page_lists_confirmed_contacts_decrypted_and_audited(
+    logged_in: Client, agent: factories.User, channel: factories.Channel
+) -> None:
+    ticket = social_ticket(channel)
+    contact = confirmed_contact(ticket)
+    confirmed_contact(ticket, "not.yet@example.invalid", verified=False)
+
+    html = logged_in.get(ticket.get_absolute_url()).content.decode()
+
+    assert CONTACT_EMAIL in html
+    assert _contact_url("contact", contact) in html
+    assert "not.yet@example.invalid" not in html
+    assert "1 address given in the public form is not confirmed yet." in html
+    event = AuditEvent.objects.filter(purpose="ticket_view").latest("id")
+    assert event.actor_id == str(agent.pk)
+    assert f"portalcontact:{contact.pk}" in event.data["objects"]
+
+
+def test_ticket_page_marks_replies_to_a_contact(
+    logged_in: Client, agent: factories.User, ticket: Ticket
+) -> None:
+    contact = confirmed_contact(ticket)
+    services.reply_to_contact(ticket=ticket, agent=agent, contact=contact, body="Only for Kim")
+
+    html = logged_in.get(ticket.get_absolute_url()).content.decode()
+
+    assert "Reply to an e-mail contact" in html
+    assert "The social author does not see this message." in html
+
+
+def test_ticket_page_counts_open_sessions_and_links(logged_in: Client, ticket: Ticket) -> None:
+    secrets.issue_read_secret(ticket=ticket)
+
+    html = logged_in.get(ticket.get_absolute_url()).content.decode()
+
+    assert "0 open portal sessions" in html
+    assert "1 unused private link" in html
+
+
+def test_rotate_link_get_asks_for_confirmation_and_changes_nothing(
+    logged_in: Client, ticket: Ticket
+) -> None:
+    old = secrets.issue_drop_ref(ticket=ticket)
+
+    response = logged_in.get(reverse("inbox:rotate_link", args=[ticket.public_id]))
+
+    assert response.status_code == 200
+    assert 'name="confirm"' in response.content.decode()
+    assert portal_selectors.drop_box_ticket(drop_ref=old) == ticket
+
+
+def test_rotate_link_post_without_confirmation_is_refused(
+    logged_in: Client, ticket: Ticket
+) -> None:
+    old = secrets.issue_drop_ref(ticket=ticket)
+
+    response = logged_in.post(reverse("inbox:rotate_link", args=[ticket.public_id]))
+
+    assert response.status_code == 400
+    assert portal_selectors.drop_box_ticket(drop_ref=old) == ticket
+
+
+@pytest.mark.usefixtures("_no_portal_rate_limits")
+def test_rotate_link_shows_new_link_once_and_old_link_gets_unknown_404(
+    logged_in: Client, ticket: Ticket
+) -> None:
+    old = secrets.issue_drop_ref(ticket=ticket)
+
+    response = logged_in.post(
+        reverse("inbox:rotate_link", args=[ticket.public_id]), {"confirm": "on"}
+    )
+
+    html = response.content.decode()
+    new = re.search(r'value="([^"]+/s/([^"]+))"', html)
+    assert response.status_code == 200
+    assert new is not None
+    assert "no-store" in response.headers["Cache-Control"]
+    assert "Haven did not post it." in html
+    customer = HttpsClient()
+    dead = customer.get(f"/s/{old}")
+    unknown = customer.get("/s/" + "U" * 22)
+    assert dead.status_code == unknown.status_code == 404
+    assert _without_tokens(dead.content.decode()) == _without_tokens(unknown.content.decode())
+    assert customer.get(f"/s/{new.group(2)}").status_code == 200
+
+
+def test_rotate_link_404_for_agent_of_another_team(
+    client: Client, ticket: Ticket, other_agent: factories.User
+) -> None:
+    old = secrets.issue_drop_ref(ticket=ticket)
+    client.force_login(other_agent)
+
+    response = client.post(reverse("inbox:rotate_link", args=[ticket.public_id]), {"confirm": "on"})
+
+    assert response.status_code == 404
+    assert portal_selectors.drop_box_ticket(drop_ref=old) == ticket
+
+
+def test_rotate_link_refused_on_closed_ticket(logged_in: Client, ticket: Ticket) -> None:
+    Ticket.objects.filter(pk=ticket.pk).update(status=TicketStatus.CLOSED)
+
+    response = logged_in.post(
+        reverse("inbox:rotate_link", args=[ticket.public_id]), {"confirm": "on"}
+    )
+
+    assert response.status_code == 409
+    assert not PortalSecret.objects.filter(kind="drop").exists()
+
+
+def test_end_access_page_says_why_no_new_private_link(logged_in: Client, ticket: Ticket) -> None:
+    html = logged_in.get(reverse("inbox:end_access", args=[ticket.public_id])).content.decode()
+
+    assert "No new private link can be sent through the platform." in html
+    assert "The channel is not switched on" in html
+    assert 'value="send"' not in html
+
+
+def test_end_access_post_ends_sessions_and_redirects_with_notice(
+    logged_in: Client, ticket: Ticket
+) -> None:
+    unused = secrets.issue_read_secret(ticket=ticket)
+
+    response = logged_in.post(
+        reverse("inbox:end_access", args=[ticket.public_id]),
+        {"confirm": "on", "action": "revoke"},
+    )
+
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("?done=access_ended")
+    assert "Access ended" in logged_in.get(response.headers["Location"]).content.decode()
+    assert PortalSecret.objects.get(secret_hash=vault.secret_hash("read", unused)).revoked_at
+
+
+def test_end_access_post_requires_confirmation(logged_in: Client, ticket: Ticket) -> None:
+    secrets.issue_read_secret(ticket=ticket)
+
+    response = logged_in.post(
+        reverse("inbox:end_access", args=[ticket.public_id]), {"action": "revoke"}
+    )
+
+    assert response.status_code == 400
+    assert PortalSecret.objects.get().revoked_at is None
+
+
+def test_end_access_send_refused_when_platform_allows_none(
+    logged_in: Client, ticket: Ticket
+) -> None:
+    secrets.issue_read_secret(ticket=ticket)
+
+    response = logged_in.post(
+        reverse("inbox:end_access", args=[ticket.public_id]),
+        {"confirm": "on", "action": "send"},
+    )
+
+    assert response.status_code == 409
+    assert PortalSecret.objects.get().revoked_at is None
+    assert not OutboxAction.objects.exists()
+
+
+def test_end_access_404_for_agent_of_another_team(
+    client: Client, ticket: Ticket, other_agent: factories.User
+) -> None:
+    secrets.issue_read_secret(ticket=ticket)
+    client.force_login(other_agent)
+
+    response = client.post(
+        reverse("inbox:end_access", args=[ticket.public_id]),
+        {"confirm": "on", "action": "revoke"},
+    )
+
+    assert response.status_code == 404
+    assert PortalSecret.objects.get().revoked_at is None
+
+
+def test_contact_page_shows_address_and_its_own_messages_audited(
+    logged_in: Client, agent: factories.User, channel: factories.Channel
+) -> None:
+    ticket = social_ticket(channel)
+    contact = confirmed_contact(ticket)
+    services.reply_to_contact(ticket=ticket, agent=agent, contact=contact, body="Only for Kim")
+
+    html = logged_in.get(_contact_url("contact", contact)).content.decode()
+
+    assert CONTACT_EMAIL in html
+    assert "Only for Kim" in html
+    assert "[EMAIL]" not in html  # the social author's message is not this contact's
+    event = AuditEvent.objects.get(purpose="contact_view")
+    assert event.actor_id == str(agent.pk)
+    assert f"portalcontact:{contact.pk}" in event.data["objects"]
+
+
+def test_contact_page_404_for_unconfirmed_contact(logged_in: Client, ticket: Ticket) -> None:
+    contact = confirmed_contact(ticket, verified=False)
+
+    assert logged_in.get(_contact_url("contact", contact)).status_code == 404
+
+
+def test_contact_reply_is_addressed_to_the_contact(
+    logged_in: Client, agent: factories.User, ticket: Ticket
+) -> None:
+    contact = confirmed_contact(ticket)
+
+    response = logged_in.post(
+        _contact_url("contact_reply", contact), {"contact-body": "Your refund is on its way"}
+    )
+
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("?done=contact_replied")
+    message = Message.objects.get(ticket=ticket)
+    assert (message.kind, message.author_id) == ("outbound", agent.pk)
+    assert message.contact_link.contact_id == contact.pk
+
+
+def test_contact_reply_double_submit_makes_one_message(logged_in: Client, ticket: Ticket) -> None:
+    contact = confirmed_contact(ticket)
+    data = {"contact-body": "Once", "contact-idempotency_key": "k-1"}
+
+    first = logged_in.post(_contact_url("contact_reply", contact), data)
+    second = logged_in.post(_contact_url("contact_reply", contact), data)
+
+    assert first.status_code == second.status_code == 303
+    assert Message.objects.filter(ticket=ticket).count() == 1
+
+
+def test_contact_reply_404_for_contact_of_another_ticket(
+    logged_in: Client, ticket: Ticket, channel: factories.Channel
+) -> None:
+    other = confirmed_contact(factories.make_ticket(channel=channel))
+    url = reverse("inbox:contact_reply", args=[ticket.public_id, other.public_id])
+
+    response = logged_in.post(url, {"contact-body": "hello"})
+
+    assert response.status_code == 404
+    assert not Message.objects.exists()
+
+
+def test_contact_reply_404_for_agent_of_another_team(
+    client: Client, ticket: Ticket, other_agent: factories.User
+) -> None:
+    contact = confirmed_contact(ticket)
+    client.force_login(other_agent)
+
+    response = client.post(_contact_url("contact_reply", contact), {"contact-body": "hello"})
+
+    assert response.status_code == 404
+    assert not Message.objects.exists()
+
+
+def test_contact_reply_refused_on_closed_ticket(logged_in: Client, ticket: Ticket) -> None:
+    contact = confirmed_contact(ticket)
+    Ticket.objects.filter(pk=ticket.pk).update(status=TicketStatus.CLOSED)
+
+    response = logged_in.post(_contact_url("contact_reply", contact), {"contact-body": "hello"})
+
+    assert response.status_code == 409
+    assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["contact_reply", "contact_link"])
+def test_contact_actions_refuse_get(logged_in: Client, ticket: Ticket, name: str) -> None:
+    contact = confirmed_contact(ticket)
+
+    assert logged_in.get(_contact_url(name, contact)).status_code == 405
+    contact.refresh_from_db()
+    assert contact.linked_at is None
+
+
+def test_contact_page_warns_before_linking(logged_in: Client, ticket: Ticket) -> None:
+    contact = confirmed_contact(ticket)
+
+    html = logged_in.get(_contact_url("contact", contact)).content.decode()
+
+    assert "Only if you are sure this is the same person." in html
+    assert _contact_url("contact_link", contact) in html
+
+
+def test_contact_link_requires_confirmation(logged_in: Client, ticket: Ticket) -> None:
+    contact = confirmed_contact(ticket)
+
+    response = logged_in.post(_contact_url("contact_link", contact))
+
+    assert response.status_code == 400
+    contact.refresh_from_db()
+    assert contact.linked_at is None
+
+
+def test_contact_link_links_and_audits(
+    logged_in: Client, agent: factories.User, ticket: Ticket
+) -> None:
+    contact = confirmed_contact(ticket)
+
+    response = logged_in.post(_contact_url("contact_link", contact), {"confirm": "on"})
+
+    assert response.status_code == 303
+    contact.refresh_from_db()
+    assert contact.linked_by_id == agent.pk
+    assert AuditEvent.objects.filter(action="portal.contact_link").exists()
+    html = logged_in.get(response.headers["Location"]).content.decode()
+    assert "linked to the customer" in html
+    assert "Only if you are sure" not in html
+
+
+def test_contact_link_404_for_agent_of_another_team(
+    client: Client, ticket: Ticket, other_agent: factories.User
+) -> None:
+    contact = confirmed_contact(ticket)
+    client.force_login(other_agent)
+
+    response = client.post(_contact_url("contact_link", contact), {"confirm": "on"})
+
+    assert response.status_code == 404
+    contact.refresh_from_db()
+    assert contact.linked_at is None
+
+
+def test_link_and_contact_pages_load_only_external_scripts(
+    logged_in: Client, ticket: Ticket
+) -> None:
+    contact = confirmed_contact(ticket)
+    pages = [
+        logged_in.get(reverse("inbox:rotate_link", args=[ticket.public_id])),
+        logged_in.post(reverse("inbox:rotate_link", args=[ticket.public_id]), {"confirm": "on"}),
+        logged_in.get(reverse("inbox:end_access", args=[ticket.public_id])),
+        logged_in.get(_contact_url("contact", contact)),
+    ]
+
+    for page in pages:
+        html = page.content.decode()
+        scripts = re.findall(r"<script[^>]*>", html)
+        assert page.status_code == 200
+        assert all('src="' in s or 'type="application/json"' in s for s in scripts)
+        assert " on" + "click=" not in html
+
+
+def test_contact_page_in_german(logged_in: Client, ticket: Ticket) -> None:
+    contact = confirmed_contact(ticket)
+
+    html = logged_in.get(
+        _contact_url("contact", contact), HTTP_ACCEPT_LANGUAGE="de"
+    ).content.decode()
+
+    assert "Nur an diesen Kontakt antworten" in html
+
+
+def _count_ticket_queries(client: Client, ticket: Ticket) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(ticket.get_absolute_url())
+    assert response.status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_ticket_page_query_count_constant_in_contacts_and_their_messages(
+    logged_in: Client, agent: factories.User, ticket: Ticket
+) -> None:
+    first = confirmed_contact(ticket)
+    services.reply_to_contact(ticket=ticket, agent=agent, contact=first, body="One")
+    _count_ticket_queries(logged_in, ticket)  # settles the session's MFA state
+    few = _count_ticket_queries(logged_in, ticket)
+    for n in range(5):
+        contact = confirmed_contact(ticket, f"contact{n}@example.invalid")
+        services.reply_to_contact(ticket=ticket, agent=agent, contact=contact, body="More")
+
+    many = _count_ticket_queries(logged_in, ticket)
+
+    assert many == few
+
+
+def test_contact_reply_mails_the_contact_a_notice_without_text(
+    logged_in: Client, ticket: Ticket, django_capture_on_commit_callbacks: Any
+) -> None:
+    contact = confirmed_contact(ticket)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        logged_in.post(_contact_url("contact_reply", contact), {"contact-body": "Refund: 42 EUR"})
+
+    assert [m.to for m in mail.outbox] == [[CONTACT_EMAIL]]
+    assert "42 EUR" not in mail.outbox[0].subject + mail.outbox[0].body
+    assert "/m/#t=" in mail.outbox[0].body
