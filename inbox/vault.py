@@ -406,6 +406,8 @@ def reveal_many(
     """
     results: list[list[str | None]] = []
     failures = 0
+    # A cold cache (another process created the tickets) costs one query, not one per ticket.
+    load_ticket_keys(o for o, _ in batches if isinstance(o, Ticket))
     for owner, items in batches:
         try:
             dek: bytes | None = _dek(owner)

@@ -9,11 +9,12 @@ from collections.abc import Callable
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from inbox import vault
+from inbox import audit, vault
 from inbox.models import AuditEvent, Message, MessageKind, MessageSource, Ticket, TicketKey
 from tests import factories
 
@@ -131,6 +132,28 @@ def test_load_ticket_keys_unwraps_a_batch_with_one_query(
         ]
 
     assert texts == ["body 0", "body 1", "body 2"]
+
+
+def test_reveal_many_with_a_cold_key_cache_reads_keys_once(
+    channel: factories.Channel, agent: object
+) -> None:
+    tickets = [factories.make_ticket(channel=channel) for _ in range(4)]
+    messages = [_message(t, f"body {i}") for i, t in enumerate(tickets)]
+    vault.clear_key_cache()
+
+    with CaptureQueriesContext(connection) as ctx:
+        values = vault.reveal_many(
+            [
+                (t, vault.iter_sealed([m], "body", "body_ciphertext"))
+                for t, m in zip(tickets, messages, strict=True)
+            ],
+            actor=audit.Actor.system("test"),
+            purpose="test",
+        )
+
+    assert values == [["body 0"], ["body 1"], ["body 2"], ["body 3"]]
+    key_queries = [q for q in ctx.captured_queries if "inbox_ticketkey" in q["sql"]]
+    assert len(key_queries) == 1
 
 
 def test_destroyed_key_makes_every_field_undecryptable(ticket: Ticket) -> None:
