@@ -66,15 +66,17 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         sys.stderr.write(f"error: cannot listen on {args.host}:{args.port} ({exc.strerror})\n")
         return 1
-    sys.stdout.write(summary(running.base_url, args.traffic_per_minute, args.seed) + "\n")
-    sys.stdout.flush()
     done = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
         done.set()
 
+    # Before the banner: whoever reads it may stop the simulator at once, and must get a clean
+    # exit rather than the default SIGTERM death.
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
+    sys.stdout.write(summary(running.base_url, args.traffic_per_minute, args.seed) + "\n")
+    sys.stdout.flush()
     done.wait()
     running.stop()
     return 0
