@@ -4,7 +4,8 @@
         .venv/bin/python bench/ingest.py [--messages 2000] [--latency-samples 40]
 
 1. Throughput: the simulator holds N mentions with personal data; one poll ingests them and
-   the workers (one process per core) scan, open tickets and post the public replies. Prints
+   the workers (one process per core; with --outbox-threads N also a threads-pool worker on the
+   outbox queue, as docker-compose runs it) scan, open tickets and post the public replies. Prints
    messages/s from the start of the poll until every outbox action is sent (median of runs).
 2. Latency: signed webhooks arrive one at a time; prints p50/p95 seconds from the webhook
    request to the public reply existing in the simulator.
@@ -28,7 +29,7 @@ from pathlib import Path
 from _django import ROOT, throwaway_database
 
 
-def _worker(concurrency: int) -> subprocess.Popen[str]:
+def _worker(concurrency: int, *args: str) -> subprocess.Popen[str]:
     from django.db import connection
 
     db = connection.settings_dict
@@ -47,11 +48,12 @@ def _worker(concurrency: int) -> subprocess.Popen[str]:
             "config",
             "worker",
             f"--concurrency={concurrency}",
+            *args,
             "--loglevel=INFO",
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
-            f"--hostname=bench-{os.getpid()}@localhost",
+            f"--hostname=bench-{os.getpid()}-{len(args)}@localhost",
         ],
         cwd=ROOT,
         env=env,
@@ -92,6 +94,10 @@ def _cpu_seconds(root: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def _workers_cpu(*processes: subprocess.Popen[str] | None) -> float:
+    return sum(_cpu_seconds(p.pid) for p in processes if p is not None)
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -102,6 +108,13 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--latency-samples", type=int, default=40)
+    parser.add_argument(
+        "--outbox-threads",
+        type=int,
+        default=0,
+        help="also run a threads-pool worker with this many threads on the outbox queue "
+        "(docker-compose's outbox service); 0: only the worker processes, one per core",
+    )
     args = parser.parse_args()
     if not os.environ.get("REDIS_URL") or "postgres" not in os.environ.get("DATABASE_URL", ""):
         raise SystemExit("bench/ingest.py needs DATABASE_URL (PostgreSQL) and REDIS_URL")
@@ -120,6 +133,11 @@ def main() -> None:
         app.control.purge()
         cores = os.cpu_count() or 2
         worker = _worker(cores)
+        outbox = (
+            _worker(args.outbox_threads, "--queues=outbox", "--pool=threads")
+            if args.outbox_threads
+            else None
+        )
         simulator = start_simulator(seed=5)
         simulator.sim.x_reply_requires_mention = False
         try:
@@ -142,8 +160,11 @@ def main() -> None:
                         customer=CUSTOMERS[i % len(CUSTOMERS)],
                     )
                 start = time.perf_counter()
-                cpu_start = _cpu_seconds(worker.pid), time.process_time()
-                pipeline.poll_channel(channel_id=channel.pk)
+                cpu_start = _workers_cpu(worker, outbox), time.process_time()
+                stored, batch = 0, -1
+                while stored < args.messages and batch != 0:  # past the page cap: more polls
+                    batch = pipeline.poll_channel(channel_id=channel.pk).stored
+                    stored += batch
                 polled = time.perf_counter() - start
                 processed = None
                 deadline = time.monotonic() + 600
@@ -159,7 +180,7 @@ def main() -> None:
                         processed = time.perf_counter() - start
                     time.sleep(0.05)
                 elapsed = time.perf_counter() - start
-                workers_ms = (_cpu_seconds(worker.pid) - cpu_start[0]) * 1000 / args.messages
+                workers_ms = (_workers_cpu(worker, outbox) - cpu_start[0]) * 1000 / args.messages
                 here_ms = (time.process_time() - cpu_start[1]) * 1000 / args.messages
                 cpu_per_message.append((workers_ms, here_ms))
                 rates.append(args.messages / elapsed)
@@ -231,10 +252,15 @@ def main() -> None:
                 latencies.append(time.perf_counter() - start)
         finally:
             simulator.stop()
-            worker.terminate()
-            worker.wait(20)
+            for process in (worker, outbox):
+                if process is not None:
+                    process.terminate()
+                    process.wait(20)
 
-    print(f"ingest bench: PostgreSQL + Redis, {cores} worker processes, simulator on loopback")
+    extra = f" + a {args.outbox_threads}-thread outbox worker" if args.outbox_threads else ""
+    print(
+        f"ingest bench: PostgreSQL + Redis, {cores} worker processes{extra}, simulator on loopback"
+    )
     median_rate = statistics.median(rates)
     print(
         "  throughput (poll -> scan -> ticket -> reply sent): "

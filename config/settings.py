@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from config.env import Env
 
@@ -191,6 +192,17 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_max": 0.5,
 }
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
+# Platform calls wait on the network, not on the CPU: they have a queue of their own. Every
+# worker consumes both queues unless told otherwise (-Q), so a plain `celery worker` does all
+# the work; a threads-pool worker on "outbox" alone (docker-compose's `outbox`) keeps many
+# calls in flight without a process per call (docs/pipeline.md).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [Queue("celery"), Queue("outbox")]
+CELERY_TASK_ROUTES = {
+    "inbox.perform_action": {"queue": "outbox"},
+    "inbox.perform_actions": {"queue": "outbox"},
+    "inbox.delete_public_reply": {"queue": "outbox"},
+}
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "poll-due-channels": {"task": "inbox.poll_due_channels", "schedule": 10.0},
     "sweep": {"task": "inbox.sweep", "schedule": 30.0},

@@ -32,10 +32,12 @@ _connector_lock = threading.Lock()
 
 
 def connector_for(channel: Channel) -> Connector:
-    """The channel's connector, built from its decrypted credentials (cached per process)."""
+    """The channel's connector, built from its decrypted credentials (cached per thread)."""
     digest = hashlib.sha256(bytes(channel.credentials_ciphertext or b"")).hexdigest()
     base_url = channel.api_base_url or settings.HAVEN_PLATFORM_BASE_URL
-    key = (channel.pk, f"{digest}|{base_url}")
+    # One per thread too: a threads-pool worker never shares an SDK's HTTP session.
+    current = f"{digest}|{base_url}"
+    key = (channel.pk, f"{current}|{threading.get_ident()}")
     with _connector_lock:
         cached = _connector_cache.get(key)
     if cached is not None:
@@ -47,7 +49,10 @@ def connector_for(channel: Channel) -> Connector:
         timeout=settings.HAVEN_PLATFORM_TIMEOUT,
     )
     with _connector_lock:
-        for stale in [k for k in _connector_cache if k[0] == channel.pk]:
+        # Connectors of this channel built from old credentials go, in every thread.
+        for stale in [
+            k for k in _connector_cache if k[0] == channel.pk and k[1].rsplit("|", 1)[0] != current
+        ]:
             del _connector_cache[stale]
         _connector_cache[key] = connector
     return connector

@@ -14,7 +14,7 @@ from django.core.management import get_commands
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-APP_SERVICES = ["migrate", "web", "worker", "beat"]
+APP_SERVICES = ["migrate", "web", "worker", "outbox", "beat"]
 
 
 def _command(service: str) -> list[str]:
@@ -26,7 +26,7 @@ def test_compose_has_the_deployment_services() -> None:
     assert set(COMPOSE["services"]) >= {"web", "worker", "beat", "postgres", "redis", "migrate"}
 
 
-@pytest.mark.parametrize("service", ["web", "worker", "postgres", "redis"])
+@pytest.mark.parametrize("service", ["web", "worker", "outbox", "postgres", "redis"])
 def test_compose_long_running_services_have_health_checks(service: str) -> None:
     assert COMPOSE["services"][service]["healthcheck"]["test"]
 
@@ -39,7 +39,7 @@ def test_compose_web_command_names_the_real_asgi_application() -> None:
     assert getattr(importlib.import_module(module), attr) is not None
 
 
-@pytest.mark.parametrize("service", ["worker", "beat"])
+@pytest.mark.parametrize("service", ["worker", "outbox", "beat"])
 def test_compose_celery_commands_name_the_real_app(service: str) -> None:
     command = _command(service)
     app_module = command[command.index("-A") + 1]
@@ -72,3 +72,15 @@ def test_compose_health_check_hits_healthz() -> None:
     test = " ".join(COMPOSE["services"]["web"]["healthcheck"]["test"])
 
     assert "/healthz" in test
+
+
+def test_compose_outbox_worker_consumes_the_queue_platform_calls_are_routed_to() -> None:
+    command = _command("outbox")
+    queues = next(arg for arg in command if arg.startswith("--queues=")).split("=", 1)[1]
+    routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
+
+    assert routed == set(queues.split(","))
+    assert "--pool=threads" in command
+    # The plain worker names no queue, so it consumes every configured one, this one included.
+    assert not any(arg.startswith(("-Q", "--queues")) for arg in _command("worker"))
+    assert routed <= {queue.name for queue in settings.CELERY_TASK_QUEUES}

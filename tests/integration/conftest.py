@@ -21,8 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 class Worker:
     """A `celery worker` subprocess against the test database; can be killed and restarted."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], args: tuple[str, ...] = ("--pool=prefork",)) -> None:
         self.env = env
+        self.args = args
         self.process: subprocess.Popen[str] | None = None
         self.output: list[str] = []
         self._ready = threading.Event()
@@ -37,7 +38,7 @@ class Worker:
                 "-A",
                 "config",
                 "worker",
-                "--pool=prefork",
+                *self.args,
                 "--concurrency=2",
                 "--loglevel=INFO",
                 "--without-gossip",

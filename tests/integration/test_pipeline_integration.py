@@ -42,7 +42,7 @@ from inbox.models import (
 )
 from inbox.services import pipeline, set_channel_credentials
 from tests import factories
-from tests.integration.conftest import Worker, wait_for
+from tests.integration.conftest import Worker, wait_for, worker_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -109,6 +109,39 @@ def test_burst_of_mentions_processed_in_batches_replies_once_each(
     assert Ticket.objects.count() == count
     assert Message.objects.count() == count
     assert audit.verify().ok  # the batched secret events chained in order
+
+
+def test_threads_outbox_worker_beside_the_prefork_one_posts_each_reply_once(
+    worker: Worker, x_channel: Channel, simulator: RunningSimulator
+) -> None:
+    # Both workers consume the outbox queue and race for the same actions.
+    outbox = Worker(worker_env(), args=("--queues=outbox", "--pool=threads"))
+    outbox.start()
+    try:
+        count = 40
+        posted = [
+            simulator.sim.customer_x_mention(
+                f"parcel {i} missing, ring me on +49 151 3345{i:04d}",
+                customer=("lena", "tom", "camille", "diego")[i % 4],
+            )["tweet_id"]
+            for i in range(count)
+        ]
+
+        tasks.poll_channel.delay(x_channel.pk)
+
+        wait_for(
+            lambda: OutboxAction.objects.filter(state=OutboxState.SENT).count() == count,
+            timeout=120,
+            what=f"{count} public replies",
+        )
+    finally:
+        outbox.stop()
+    replies = _x_replies(simulator)
+    assert sorted(str(r["in_reply_to_tweet_id"]) for r in replies) == sorted(posted)
+    banner = "\n".join(outbox.output)
+    # It consumed the platform calls' queue only.
+    assert ".> outbox" in banner
+    assert ".> celery" not in banner
 
 
 def test_burst_of_events_on_redis_layer_all_delivered() -> None:
