@@ -109,6 +109,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--latency-samples", type=int, default=40)
     parser.add_argument(
+        "--platform-latency-ms",
+        type=int,
+        default=0,
+        help="make the simulator answer every reply POST this much later (the real platforms "
+        "take about 100-300 ms; the simulator on loopback a few)",
+    )
+    parser.add_argument(
         "--outbox-threads",
         type=int,
         default=0,
@@ -140,6 +147,15 @@ def main() -> None:
         )
         simulator = start_simulator(seed=5)
         simulator.sim.x_reply_requires_mention = False
+        if args.platform_latency_ms:
+            simulator.sim.add_fault(
+                "slow",
+                platform="x",
+                method="POST",
+                path="/2/tweets",
+                times=None,
+                delay_ms=args.platform_latency_ms,
+            )
         try:
             team = Team.objects.create(name="Bench")
             channel = factories.simulated_channel(
@@ -258,6 +274,8 @@ def main() -> None:
                     process.wait(20)
 
     extra = f" + a {args.outbox_threads}-thread outbox worker" if args.outbox_threads else ""
+    if args.platform_latency_ms:
+        extra += f", replies answered after {args.platform_latency_ms} ms"
     print(
         f"ingest bench: PostgreSQL + Redis, {cores} worker processes{extra}, simulator on loopback"
     )
