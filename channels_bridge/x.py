@@ -387,11 +387,13 @@ class XConnector:
             if _newer(item.external_id, newest):
                 newest = item.external_id
 
-        dm_newest = dm_mark
+        # DMs past the page cap wait in the cursor as mentions do ("dp", "dn").
+        dm_resume = get_str(state, "dp")
+        dm_newest = _newest(dm_mark, as_id(state.get("dn")))
         if dm_polled is None or now - dm_polled >= self._dm_poll_interval:
             dm_polled = now
             try:
-                dms = self._dms_since(dm_mark)
+                dms, dm_resume = self._dms_since(dm_mark, dm_resume)
             except (PermissionDenied, NotFound, RateLimited, TransientError) as exc:
                 # A token without DM access or a DM hiccup must not hold mentions back.
                 logger.warning(
@@ -406,12 +408,15 @@ class XConnector:
         next_state: JSONObject = {
             "p": PLATFORM,
             "m": since_id if resume else newest,
-            "d": dm_newest,
+            "d": dm_mark if dm_resume else dm_newest,
             "dt": int(dm_polled.timestamp()),
         }
         if resume:
             next_state["mt"] = resume
             next_state["mn"] = newest
+        if dm_resume:
+            next_state["dp"] = dm_resume
+            next_state["dn"] = dm_newest
         return Batch(tuple(items), encode_cursor(next_state))
 
     def _mentions(
@@ -490,9 +495,12 @@ class XConnector:
             # Roots in errors[] (deleted, protected) stay unknown: not the brand's thread.
         return authors
 
-    def _dms_since(self, mark: str | None) -> list[Item]:
+    def _dms_since(self, mark: str | None, token: str | None) -> tuple[list[Item], str | None]:
+        """DM events newer than ``mark``, newest first from ``token`` on, up to the page cap.
+
+        Returns the token of the next older page too when the cap stopped the paging.
+        """
         items: list[Item] = []
-        token: str | None = None
         for _ in range(self._max_pages):
             kwargs: dict[str, object] = {
                 "dm_event_fields": DM_FIELDS,
@@ -516,11 +524,12 @@ class XConnector:
                 items.append(item)
             token = get_str(get_obj(page, "meta"), "next_token")
             if reached_mark or not token:
+                token = None
                 break
         else:
-            logger.warning("x dm paging capped pages=%s", self._max_pages)
+            logger.warning("x dm paging capped pages=%s: older ones follow", self._max_pages)
         unique = {item.external_id: item for item in items}
-        return list(unique.values())
+        return list(unique.values()), token
 
     def reply_publicly(self, item: Item, text: str) -> str:
         if item.kind is ItemKind.DM:

@@ -250,6 +250,30 @@ def test_x_capped_paging_never_skips_older_mentions(mocked: responses.RequestsMo
     assert [i.external_id for i in connector.fetch_since(cursor).items] == [str(_snowflake(3000))]
 
 
+def test_x_capped_paging_never_skips_older_dms(mocked: responses.RequestsMock) -> None:
+    fake = FakeX()
+    fake.dms = [_snowflake(n) + 1 for n in range(450)]
+    mocked.get(f"{XAPI}/users/{X_USER}/mentions", json={"meta": {"result_count": 0}})
+    mocked.add_callback(
+        responses.GET, f"{XAPI}/dm_events", callback=fake.dm_events, content_type="application/json"
+    )
+    connector = XConnector(X_CREDENTIALS, max_pages=2, dm_poll_interval=timedelta(0))
+
+    seen: list[str] = []
+    cursor = None
+    for _ in range(3):
+        batch = connector.fetch_since(cursor)
+        seen.extend(item.external_id for item in batch.items)
+        cursor = batch.next_cursor
+
+    assert sorted(seen, key=int) == [str(d) for d in fake.dms]
+    assert connector.fetch_since(cursor).items == ()
+    fake.dms.append(_snowflake(3000) + 1)
+    assert [i.external_id for i in connector.fetch_since(cursor).items] == [
+        str(_snowflake(3000) + 1)
+    ]
+
+
 def test_x_dms_are_polled_at_most_once_a_minute_on_the_real_host(
     mocked: responses.RequestsMock,
 ) -> None:
