@@ -161,12 +161,11 @@ def set_status(*, ticket: Ticket, agent: AbstractBaseUser, status: str) -> Ticke
     ticket.closed_at = timezone.now() if status == TicketStatus.CLOSED else None
     ticket.save(update_fields=["status", "closed_at"])
     if status == TicketStatus.CLOSED:
-        # A closed conversation takes no more reading links, sessions or open sockets, and a
-        # private message still waiting would carry a link that is dead now.
+        # A closed conversation takes no more reading links, sessions, open sockets or
+        # private messages carrying a link.
         portal.revoke_portal_access(
             ticket=ticket, actor=audit.Actor.user(agent.pk), reason="ticket_closed"
         )
-        _cancel_pending_private_messages(ticket)
     audit.record(
         actor=audit.Actor.user(agent.pk),
         action="ticket.status",
@@ -196,10 +195,9 @@ def mark_read(*, ticket: Ticket, agent: AbstractBaseUser) -> Ticket:
 
 # How many of the author's newest items are considered for a new private link.
 PRIVATE_LINK_CANDIDATES = 20
+
+
 # Stored on the outbox row in English, like the pipeline's own error texts.
-_SUPERSEDED = "Not sent: an agent ended the customer's access, so its link no longer works."
-
-
 def _lock_for_agent(ticket: Ticket, agent: AbstractBaseUser) -> Ticket:
     """The ticket, row-locked, for an active member of its team.
 
@@ -343,28 +341,6 @@ def private_link_route(*, ticket: Ticket) -> PrivateLinkRoute:
     return PrivateLinkRoute(None, reason)
 
 
-def _cancel_pending_private_messages(ticket: Ticket) -> int:
-    """Private messages not yet sent carry a link that was just revoked: never send them."""
-    pending = list(
-        OutboxAction.objects.filter(
-            ticket=ticket, kind=OutboxKind.PRIVATE_MESSAGE, state=OutboxState.PENDING
-        )
-    )
-    cancelled = 0
-    for action in pending:
-        # Compare-and-set: a worker may claim the row between the SELECT and this UPDATE.
-        if OutboxAction.objects.filter(pk=action.pk, state=OutboxState.PENDING).update(
-            state=OutboxState.CANCELLED,
-            payload_ciphertext=None,
-            last_error_code="superseded",
-            last_error_message=_SUPERSEDED,
-            next_attempt_at=None,
-        ):
-            cancelled += 1
-            _broadcast_action(ticket, action.public_id, OutboxState.CANCELLED)
-    return cancelled
-
-
 def _broadcast_action(ticket: Ticket, action_ref: uuid.UUID, state: str) -> None:
     events.broadcast_on_commit(
         events.ticket_agents_group(ticket.public_id),
@@ -461,8 +437,8 @@ def end_portal_access(
     if route is not None and not route.possible:
         raise PrivateLinkUnavailable(f"ticket {locked.pk} has no private route")
     actor = audit.Actor.user(agent.pk)
-    sessions = portal.revoke_portal_access(ticket=locked, actor=actor, reason="agent")
-    cancelled = _cancel_pending_private_messages(locked)
+    revoked = portal.revoke_portal_access(ticket=locked, actor=actor, reason="agent")
+    sessions, cancelled = revoked.sessions, revoked.cancelled
     action = _queue_private_link(ticket=locked, route=route) if route is not None else None
     audit.record(
         actor=actor,

@@ -46,6 +46,9 @@ from inbox.models import (
     Message,
     MessageKind,
     MessageSource,
+    OutboxAction,
+    OutboxKind,
+    OutboxState,
     PortalContact,
     PortalGrant,
     PortalSecret,
@@ -603,13 +606,25 @@ def request_new_link(*, session: SessionBase) -> None:
 
 
 @transaction.atomic
-def revoke_portal_access(*, ticket: Ticket, actor: audit.Actor, reason: str = "revoked") -> int:
-    """Revoke the ticket's read and magic secrets and end every portal session on it; open
-    sockets are closed on commit. Returns how many sessions ended."""
+@dataclass(frozen=True, slots=True)
+class RevokedAccess:
+    sessions: int  # portal sessions ended
+    cancelled: int  # private messages not yet sent, cancelled
+
+
+_SUPERSEDED = "Not sent: the customer's access was ended, so its link no longer works."
+
+
+def revoke_portal_access(
+    *, ticket: Ticket, actor: audit.Actor, reason: str = "revoked"
+) -> RevokedAccess:
+    """Revoke the ticket's read and magic secrets, end every portal session on it (open sockets
+    close on commit) and cancel private messages still waiting, whose link is dead now."""
     portal_secrets.revoke_ticket_secrets(ticket=ticket, kinds=(SecretKind.READ, SecretKind.MAGIC))
     ended = PortalGrant.objects.filter(ticket=ticket, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )
+    cancelled = _cancel_pending_private_messages(ticket)
     events.broadcast_on_commit(
         events.ticket_customer_group(ticket.public_id),
         events.access_revoked(ticket_public_id=ticket.public_id),
@@ -620,10 +635,40 @@ def revoke_portal_access(*, ticket: Ticket, actor: audit.Actor, reason: str = "r
         object_type="ticket",
         object_id=ticket.public_id,
         ticket_public_id=ticket.public_id,
-        data={"sessions": ended, "reason": reason},
+        data={"sessions": ended, "cancelled": cancelled, "reason": reason},
     )
-    logger.info("portal access revoked ticket=%s sessions=%s", ticket.pk, ended)
-    return ended
+    logger.info(
+        "portal access revoked ticket=%s sessions=%s cancelled=%s", ticket.pk, ended, cancelled
+    )
+    return RevokedAccess(sessions=ended, cancelled=cancelled)
+
+
+def _cancel_pending_private_messages(ticket: Ticket) -> int:
+    pending = list(
+        OutboxAction.objects.filter(
+            ticket=ticket, kind=OutboxKind.PRIVATE_MESSAGE, state=OutboxState.PENDING
+        ).values_list("pk", "public_id")
+    )
+    cancelled = 0
+    for pk, public_id in pending:
+        # Compare-and-set: a worker may claim the row between the SELECT and this UPDATE.
+        if OutboxAction.objects.filter(pk=pk, state=OutboxState.PENDING).update(
+            state=OutboxState.CANCELLED,
+            payload_ciphertext=None,
+            last_error_code="superseded",
+            last_error_message=_SUPERSEDED,
+            next_attempt_at=None,
+        ):
+            cancelled += 1
+            events.broadcast_on_commit(
+                events.ticket_agents_group(ticket.public_id),
+                events.action_changed(
+                    ticket_public_id=ticket.public_id,
+                    action_public_id=public_id,
+                    status=OutboxState.CANCELLED,
+                ),
+            )
+    return cancelled
 
 
 def new_idempotency_key() -> str:

@@ -237,7 +237,7 @@ def test_revoke_portal_access_ends_grants_and_secrets(ticket: Ticket) -> None:
 
     ended = portal.revoke_portal_access(ticket=ticket, actor=portal_selectors.audit.Actor.user(1))
 
-    assert ended == 1
+    assert ended.sessions == 1
     with pytest.raises(TicketNotFound):
         portal_selectors.access_from_session(session)
     with pytest.raises(LinkExpired):
