@@ -312,11 +312,8 @@ class _Batch:
             _allowed(caps),
         )
         inbound.decision = decision.as_json()
-        inbound.processed_at = timezone.now()
-        inbound.attempts += 1
         if not decision.open_ticket:
             inbound.status = InboundStatus.IGNORED
-            _clear_inbound_copies(inbound)
             logger.info("inbound ignored inbound=%s reasons=%s", inbound.pk, len(decision.reasons))
             return None
 
@@ -369,7 +366,6 @@ class _Batch:
         )
         inbound.status = InboundStatus.PROCESSED
         inbound.ticket = ticket
-        _clear_inbound_copies(inbound)
         return ticket, existing is not None, actions
 
     def _plan_actions(
@@ -501,10 +497,3 @@ class _Batch:
                 author_handle_ciphertext=None,
                 author_name_ciphertext=None,
             )
-
-
-def _clear_inbound_copies(inbound: InboundMessage) -> None:
-    # The text now lives in the ticket (under its key) or nowhere: keep no second copy.
-    inbound.text_ciphertext = None
-    inbound.author_handle_ciphertext = None
-    inbound.author_name_ciphertext = None
