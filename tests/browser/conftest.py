@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from channels.testing import ChannelsLiveServerTestCase
 from channels.testing import live as channels_live
 from django.conf import settings
 from django.core.management import call_command
@@ -27,6 +28,32 @@ LAUNCH_ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
+
+
+class HavenLiveServerTestCase(ChannelsLiveServerTestCase):
+    """A live Daphne server on the test database pytest-django made, serving hashed statics."""
+
+    serve_static = False  # WhiteNoise serves the collected, hashed files, as in production
+    _test_name: str | None = None
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        # channels' live server names its database "test_" + NAME, but NAME already is the
+        # test database here (pytest-django switched it): pin TEST.NAME to it for the class.
+        database = settings.DATABASES["default"]
+        test = database.setdefault("TEST", {})
+        cls._test_name = test.get("NAME")
+        test["NAME"] = database["NAME"]
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        super().tearDownClass()
+        test = settings.DATABASES["default"]["TEST"]
+        if cls._test_name is None:
+            test.pop("NAME", None)
+        else:
+            test["NAME"] = cls._test_name
 
 
 def chromium_path() -> str:

@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import pytest
-from channels.testing import ChannelsLiveServerTestCase
 from django.conf import settings
 from django.contrib.auth.hashers import Argon2PasswordHasher
 from django.db import connection
@@ -25,7 +24,7 @@ from channels_bridge.simulator import RunningSimulator
 from inbox.models import AuditEvent, Channel, ChannelPolicy, ChannelStatus, OutboxAction, Role
 from inbox.services import pipeline
 from tests import factories
-from tests.browser.conftest import ARTIFACTS, LAUNCH_ARGS, chromium_path
+from tests.browser.conftest import ARTIFACTS, LAUNCH_ARGS, HavenLiveServerTestCase, chromium_path
 
 PASSWORD = "correct horse battery"
 MENTION = "@acme my order never arrived, write to jana.beispiel@example.org"
@@ -63,15 +62,7 @@ def off_loop(fn: Callable[..., T], /, **kwargs: Any) -> T:
     SECURE_HSTS_SECONDS=0,
 )
 @pytest.mark.browser
-class AdminChannelJourney(ChannelsLiveServerTestCase):
-    serve_static = False
-
-    @classmethod
-    def setUpClass(cls) -> None:
-        database = settings.DATABASES["default"]
-        database.setdefault("TEST", {})["NAME"] = database["NAME"]
-        super().setUpClass()
-
+class AdminChannelJourney(HavenLiveServerTestCase):
     @pytest.fixture(autouse=True)
     def _browser(self, simulator: RunningSimulator) -> Iterator[None]:
         self.simulator = simulator

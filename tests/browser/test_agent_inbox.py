@@ -10,8 +10,6 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import pytest
-from channels.testing import ChannelsLiveServerTestCase
-from django.conf import settings
 from django.contrib.auth.hashers import Argon2PasswordHasher
 from django.db import connection
 from django.test import override_settings
@@ -23,6 +21,7 @@ from tests import factories
 from tests.browser.conftest import (
     ARTIFACTS,
     LAUNCH_ARGS,
+    HavenLiveServerTestCase,
     chromium_path,
     require_shared_channel_layer,
 )
@@ -83,17 +82,7 @@ document.addEventListener('securitypolicyviolation', (e) => {
     SECURE_HSTS_SECONDS=0,
 )
 @pytest.mark.browser
-class AgentInboxJourney(ChannelsLiveServerTestCase):
-    serve_static = False  # WhiteNoise serves the collected, hashed files, as in production
-
-    @classmethod
-    def setUpClass(cls) -> None:
-        # channels' live server names its database "test_" + NAME, but NAME already is the
-        # test database here (pytest-django switched it): pin TEST.NAME to it.
-        database = settings.DATABASES["default"]
-        database.setdefault("TEST", {})["NAME"] = database["NAME"]
-        super().setUpClass()
-
+class AgentInboxJourney(HavenLiveServerTestCase):
     @pytest.fixture(autouse=True)
     def _browser(self, request: pytest.FixtureRequest) -> Iterator[None]:
         require_shared_channel_layer()

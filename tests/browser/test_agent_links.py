@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from channels.testing import ChannelsLiveServerTestCase
-from django.conf import settings
 from django.test import override_settings
 from django.utils import timezone
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
@@ -31,6 +29,7 @@ from tests import factories
 from tests.browser.conftest import (
     ARTIFACTS,
     LAUNCH_ARGS,
+    HavenLiveServerTestCase,
     chromium_path,
     require_shared_channel_layer,
 )
@@ -64,15 +63,7 @@ def _ticket_with_dm_and_contact(*, simulator: Any, team: Any) -> tuple[Ticket, s
     SECURE_HSTS_SECONDS=0,
 )
 @pytest.mark.browser
-class AgentLinksJourney(ChannelsLiveServerTestCase):
-    serve_static = False
-
-    @classmethod
-    def setUpClass(cls) -> None:
-        database = settings.DATABASES["default"]
-        database.setdefault("TEST", {})["NAME"] = database["NAME"]
-        super().setUpClass()
-
+class AgentLinksJourney(HavenLiveServerTestCase):
     @pytest.fixture(autouse=True)
     def _browser(self, request: pytest.FixtureRequest) -> Iterator[None]:
         require_shared_channel_layer()

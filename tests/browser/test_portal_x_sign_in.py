@@ -12,9 +12,7 @@ from functools import partial
 from typing import Any
 
 import pytest
-from channels.testing import ChannelsLiveServerTestCase
 from daphne.testing import DaphneProcess
-from django.conf import settings
 from django.test import override_settings
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
@@ -25,6 +23,7 @@ from tests import factories
 from tests.browser.conftest import (
     ARTIFACTS,
     LAUNCH_ARGS,
+    HavenLiveServerTestCase,
     chromium_path,
     require_shared_channel_layer,
 )
@@ -56,15 +55,8 @@ PORT = _free_port()
     HAVEN_ORGANISATION_NAME="Acme Shop GmbH",
 )
 @pytest.mark.browser
-class PortalXSignIn(ChannelsLiveServerTestCase):
-    serve_static = False
+class PortalXSignIn(HavenLiveServerTestCase):
     ProtocolServerProcess = partial(DaphneProcess, port=PORT)
-
-    @classmethod
-    def setUpClass(cls) -> None:
-        database = settings.DATABASES["default"]
-        database.setdefault("TEST", {})["NAME"] = database["NAME"]
-        super().setUpClass()
 
     @pytest.fixture(autouse=True)
     def _browser(self, request: pytest.FixtureRequest) -> Iterator[None]:
