@@ -21,6 +21,7 @@ from inbox.models import (
     BlindIndex,
     Channel,
     ChannelPolicy,
+    InboundEnvelope,
     InboundMessage,
     Membership,
     Message,
@@ -184,6 +185,45 @@ class InboundMessageAdmin(admin.ModelAdmin):
     fields = list(readonly_fields)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(InboundEnvelope)
+class InboundEnvelopeAdmin(admin.ModelAdmin):
+    """Quarantined webhook bodies: metadata only. Reprocess from the channel's page."""
+
+    list_display = [
+        "public_id",
+        "channel",
+        "status",
+        "reason",
+        "body_size",
+        "attempts",
+        "received_at",
+    ]
+    list_filter = ["status", "reason", "channel__platform"]
+    readonly_fields = [
+        "public_id",
+        "channel",
+        "received_at",
+        "status",
+        "reason",
+        "body_size",
+        "body_digest",
+        "attempts",
+        "last_attempt_at",
+        "reprocessed_at",
+    ]
+    fields = list(readonly_fields)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Bodies go by age (``purge_expired``) or erasure (``erase_subject``), both audited.
         return False
 
 

@@ -34,6 +34,7 @@ from inbox.exceptions import HavenError, TermsNotReviewed
 from inbox.forms_channels import ConnectForm, CredentialsForm, PolicyForm, TermsReviewForm
 from inbox.models import Channel, ChannelStatus, Membership, Platform, Role, Team
 from inbox.services import channels as channel_services
+from inbox.services import envelopes as envelope_services
 from inbox.services.retention import effective_retention_days
 
 logger = logging.getLogger(__name__)
@@ -151,6 +152,7 @@ def _detail_context(channel: Channel, **extra: Any) -> dict[str, Any]:
         "terms_form": TermsReviewForm(),
         "is_x": channel.platform == Platform.X,
         "retention_in_force": effective_retention_days(channel.policy),
+        "quarantined": envelope_services.quarantined_count(channel=channel),
     }
     context.update(extra)
     return context
@@ -263,6 +265,17 @@ def pause(request: HttpRequest, channel_ref: uuid.UUID) -> HttpResponse:
     channel = get_channel_for_admin(user=request.user, channel_ref=channel_ref)
     channel_services.pause_channel(channel=channel, paused_by=_admin(request))
     return HttpResponseRedirect(reverse("channel_admin:detail", args=[channel.public_id]))
+
+
+@require_POST
+@admin_required
+def reprocess(request: HttpRequest, channel_ref: uuid.UUID) -> HttpResponse:
+    """Parse the channel's quarantined webhook bodies again (after a parser fix); audited."""
+    channel = get_channel_for_admin(user=request.user, channel_ref=channel_ref)
+    report = envelope_services.reprocess_envelopes(
+        actor=audit.Actor.user(request.user.pk), channel=channel
+    )
+    return render(request, "channels/detail.html", _detail_context(channel, reprocessed=report))
 
 
 @sensitive_post_parameters(*CREDENTIAL_FIELDS)

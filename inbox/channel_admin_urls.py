@@ -15,6 +15,7 @@ urlpatterns = [
     path("<uuid:channel_ref>/enable/", channel_admin.enable, name="enable"),
     path("<uuid:channel_ref>/pause/", channel_admin.pause, name="pause"),
     path("<uuid:channel_ref>/credentials/", channel_admin.credentials, name="credentials"),
+    path("<uuid:channel_ref>/reprocess/", channel_admin.reprocess, name="reprocess"),
     path("<uuid:channel_ref>/policy/", channel_admin.policy, name="policy"),
     path("<uuid:channel_ref>/policy/preview/", channel_admin.preview, name="preview"),
 ]

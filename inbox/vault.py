@@ -332,6 +332,20 @@ def decrypt(
     return plain.decode("utf-8", "surrogatepass")
 
 
+def encrypt_bytes(owner: Owner, obj: models.Model, field: str, plaintext: bytes) -> bytes:
+    """Encrypt raw bytes (a webhook body, which need not be text) for ``obj.field``."""
+    return _seal(_dek(owner), plaintext, field_aad(owner, obj, field))
+
+
+def decrypt_bytes(
+    owner: Owner, obj: models.Model, field: str, blob: bytes | memoryview | None
+) -> bytes | None:
+    """``decrypt`` for raw bytes: the pipeline's own processing, never for showing to people."""
+    if blob is None:
+        return None
+    return _open(_dek(owner), bytes(blob), field_aad(owner, obj, field))
+
+
 @dataclass(frozen=True, slots=True)
 class Sealed:
     """One blob to reveal: the object it belongs to, its field, and the ciphertext."""
@@ -508,6 +522,12 @@ def secret_hash(kind: str, secret: str) -> str:
     """Peppered HMAC-SHA256 of a secret, typed by ``kind``. Only this is ever stored."""
     pepper = settings.HAVEN_PEPPER.encode()
     return hmac.new(pepper, f"{kind}|{secret}".encode(), hashlib.sha256).hexdigest()
+
+
+def body_digest(kind: str, body: bytes) -> str:
+    """Peppered HMAC-SHA256 of raw bytes, typed by ``kind``: a dedupe key that confirms nothing."""
+    pepper = settings.HAVEN_PEPPER.encode()
+    return hmac.new(pepper, kind.encode() + b"|" + body, hashlib.sha256).hexdigest()
 
 
 def blind_index(kind: str, value: str) -> str:

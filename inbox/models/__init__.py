@@ -2,6 +2,7 @@
 
 from inbox.models.audit import AuditCheckpoint, AuditEvent, AuditHead
 from inbox.models.canned import CannedReply
+from inbox.models.envelopes import EnvelopeReason, EnvelopeStatus, InboundEnvelope
 from inbox.models.gdpr import ReplyDeletion, ReplyDeletionState, SubjectExport
 from inbox.models.org import Membership, Role, Team
 from inbox.models.portal import ContactMessage, PortalContact, PortalGrant
@@ -44,6 +45,9 @@ __all__ = [
     "ChannelPolicy",
     "ChannelStatus",
     "ContactMessage",
+    "EnvelopeReason",
+    "EnvelopeStatus",
+    "InboundEnvelope",
     "InboundMessage",
     "InboundStatus",
     "ItemKind",

@@ -36,6 +36,7 @@ from inbox.models import (
     Tombstone,
 )
 from inbox.services import reply_deletion
+from inbox.services.envelopes import erase_subject_envelopes
 from inbox.services.subjects import Subject, find_subject, subject_messages
 
 logger = logging.getLogger(__name__)
@@ -211,6 +212,8 @@ class ErasureReport:
     # Groups the deletions of Haven's public replies this erasure queued (platform → count).
     erasure_id: uuid.UUID | None = None
     reply_deletions: Mapping[str, int] = field(default_factory=dict)
+    # Kept webhook bodies (quarantined envelopes) that named the subject, deleted.
+    envelopes_erased: int = 0
 
     @property
     def complete(self) -> bool:
@@ -229,7 +232,8 @@ def erase_subject(
 
     Their own tickets are crypto-shredded. Their social messages inside another person's ticket
     (a shared platform thread) are deleted, and that ticket's preview is cleared. Their stored
-    platform items are reduced to dedupe keys. With ``delete_replies_on`` (platform slugs),
+    platform items are reduced to dedupe keys, and kept webhook bodies that name them are
+    deleted (``envelopes``). With ``delete_replies_on`` (platform slugs),
     Haven's public replies to them there are queued for deletion in the same transaction, and
     deleted from the platform after commit (``reply_deletion``).
     """
@@ -278,6 +282,7 @@ def erase_subject(
         )
     # Rows in their own and shared tickets were cleared above; these are the ticket-less ones.
     loose = husk_inbound(InboundMessage.objects.filter(pk__in=[i.pk for i in match.inbound]))
+    envelopes = erase_subject_envelopes(subject=subject)
     report = ErasureReport(
         tickets_erased=tuple(t.reference for t in erasable),
         tickets_held=tuple(t.reference for t in held),
@@ -286,6 +291,7 @@ def erase_subject(
         tombstones=tuple(t.public_id for t in erasable),
         erasure_id=erasure_id,
         reply_deletions=replies,
+        envelopes_erased=envelopes,
     )
     audit.record(
         actor=actor,
@@ -299,13 +305,15 @@ def erase_subject(
             "inbound": report.inbound_erased,
             "erasure": str(erasure_id),
             "reply_deletions": replies,
+            "envelopes": envelopes,
         },
     )
     logger.info(
-        "subject erased tickets=%s held=%s elsewhere=%s inbound=%s",
+        "subject erased tickets=%s held=%s elsewhere=%s inbound=%s envelopes=%s",
         len(erasable),
         len(held),
         elsewhere,
         report.inbound_erased,
+        envelopes,
     )
     return report

@@ -2,8 +2,10 @@
 
 A longer retention applies at once; a shorter one only after ``RETENTION_GRACE_DAYS``
 (SECURITY-DESIGN.md §4), so a hijacked admin account cannot shred history in one click.
-Purging crypto-shreds tickets whose last activity is older than the channel's retention and
-reduces stray inbound items to dedupe keys. Tickets under legal hold are never purged.
+Purging crypto-shreds tickets whose last activity is older than the channel's retention,
+reduces stray inbound items to dedupe keys and deletes kept webhook bodies (``InboundEnvelope``)
+after a week or the channel's retention, whichever is shorter. Tickets under legal hold are
+never purged.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from inbox.models import (
     Ticket,
 )
 from inbox.models.social import DEFAULT_RETENTION_DAYS, RETENTION_GRACE_DAYS
+from inbox.services.envelopes import purge_expired_envelopes
 from inbox.services.erasure import Reason, husk_inbound, shred_tickets
 
 logger = logging.getLogger(__name__)
@@ -134,6 +137,7 @@ class PurgeReport:
     held: int
     exports: int
     policies_applied: int
+    envelopes: int = 0
 
 
 def _cutoffs(now: datetime) -> list[tuple[int | None, datetime]]:
@@ -146,7 +150,7 @@ def _cutoffs(now: datetime) -> list[tuple[int | None, datetime]]:
 
 
 def purge_expired(*, now: datetime | None = None, batch_size: int = PURGE_BATCH) -> PurgeReport:
-    """Shred every ticket and stray inbound item past its channel's retention. Idempotent.
+    """Shred every ticket, stray inbound item and kept webhook body past its time. Idempotent.
 
     Commits one batch at a time, so a crash loses at most a batch in flight and a rerun
     continues. Tickets under legal hold are skipped and counted.
@@ -155,7 +159,8 @@ def purge_expired(*, now: datetime | None = None, batch_size: int = PURGE_BATCH)
     applied = _apply_due_pending(now)
     actor = audit.Actor.system("retention")
     tickets = messages = inbound = held = 0
-    for channel_id, cutoff in _cutoffs(now):
+    cutoffs = _cutoffs(now)
+    for channel_id, cutoff in cutoffs:
         expired = Ticket.objects.filter(last_activity_at__lt=cutoff)
         expired = (
             expired.filter(channel_id=channel_id)
@@ -191,15 +196,17 @@ def purge_expired(*, now: datetime | None = None, batch_size: int = PURGE_BATCH)
                     ).exclude(status=InboundStatus.ERASED)
                 )
     exports = _purge_expired_exports(now)
-    report = PurgeReport(tickets, messages, inbound, held, exports, applied)
+    envelopes = purge_expired_envelopes(now=now, cutoffs=cutoffs)
+    report = PurgeReport(tickets, messages, inbound, held, exports, applied, envelopes)
     logger.info(
-        "purge done tickets=%s messages=%s inbound=%s held=%s exports=%s policies=%s",
+        "purge done tickets=%s messages=%s inbound=%s held=%s exports=%s policies=%s envelopes=%s",
         tickets,
         messages,
         inbound,
         held,
         exports,
         applied,
+        envelopes,
     )
     return report
 

@@ -14,7 +14,15 @@ from django.utils import timezone
 
 from channels_bridge import signatures
 from channels_bridge.simulator import RunningSimulator
-from inbox.models import Channel, InboundMessage, OutboxAction, Platform, Team, Ticket
+from inbox.models import (
+    Channel,
+    InboundEnvelope,
+    InboundMessage,
+    OutboxAction,
+    Platform,
+    Team,
+    Ticket,
+)
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -160,7 +168,7 @@ def test_signed_event_outside_time_window_quarantined(
     assert not InboundMessage.objects.exists()
 
 
-def test_signed_body_that_is_not_json_400(
+def test_signed_body_that_is_not_json_gets_400_and_is_kept(
     client: Client, fb_channel: Channel, simulator: RunningSimulator
 ) -> None:
     response = _post(
@@ -168,6 +176,7 @@ def test_signed_body_that_is_not_json_400(
     )
 
     assert response.status_code == 400
+    assert InboundEnvelope.objects.get().reason == "not_json"
 
 
 def test_webhook_comment_opens_ticket_and_replay_is_idempotent(

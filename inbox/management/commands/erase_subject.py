@@ -53,7 +53,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"erased tickets={len(report.tickets_erased)} "
             f"messages_in_other_tickets={report.messages_erased_elsewhere} "
-            f"inbound={report.inbound_erased}"
+            f"inbound={report.inbound_erased} webhook_bodies={report.envelopes_erased}"
         )
         if report.reply_deletions:
             queued = " ".join(f"{p}={n}" for p, n in sorted(report.reply_deletions.items()))
