@@ -29,6 +29,7 @@ from inbox.services.connectors import connector_for, mark_needs_reauth
 from inbox.services.ingest import ingest_items
 from inbox.services.outbox import MAX_BACKOFF, perform_action
 from inbox.services.processing import MAX_PROCESS_ATTEMPTS, RedactionFailed, process_message
+from inbox.services.reply_deletion import delete_public_reply, sweep_reply_deletions
 
 logger = logging.getLogger(__name__)
 
@@ -179,6 +180,8 @@ class TickResult:
     polled: int
     stored: int
     swept: SweepResult | None
+    # Reply deletions (after an erasure) carried out by the sweep; None when it did not run.
+    reply_deletions: int | None = None
 
 
 def run_inline(
@@ -186,6 +189,8 @@ def run_inline(
 ) -> TickResult:
     """One round without a broker: poll every due channel, then sweep, all in this process.
 
+    The sweep covers what Celery beat's sweepers do: inbound items, outbox actions and the
+    deletions of public replies that erasures queued, so a cron-only deployment loses none.
     For cron or systemd users (``manage.py poll --sweep``) and the single-process demo.
     """
     polled = stored = 0
@@ -195,6 +200,7 @@ def run_inline(
             polled += 1
             stored += outcome.stored
     swept = None
+    deletions = None
     if sweep_too:
         swept = sweep(
             dispatch_process=_process_quietly,
@@ -203,7 +209,11 @@ def run_inline(
             ),
             older_than=older_than,
         )
-    return TickResult(polled, stored, swept)
+        deletions = sweep_reply_deletions(
+            dispatch=lambda deletion_id: delete_public_reply(deletion_id=deletion_id),
+            older_than=older_than,
+        )
+    return TickResult(polled, stored, swept, deletions)
 
 
 def _process_quietly(inbound_id: int) -> None:

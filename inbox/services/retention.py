@@ -5,7 +5,9 @@ A longer retention applies at once; a shorter one only after ``RETENTION_GRACE_D
 Purging crypto-shreds tickets whose last activity is older than the channel's retention,
 reduces stray inbound items to dedupe keys and deletes kept webhook bodies (``InboundEnvelope``)
 after a week or the channel's retention, whichever is shorter. Tickets under legal hold are
-never purged.
+never purged. Finished deletions of Haven's public replies (``ReplyDeletion``, deleted on the
+platform or given up) are pruned ``REPLY_DELETION_KEEP_DAYS`` after they finished; unfinished
+ones are never pruned.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from inbox import audit
@@ -24,6 +27,8 @@ from inbox.models import (
     InboundMessage,
     InboundStatus,
     PortalSecret,
+    ReplyDeletion,
+    ReplyDeletionState,
     SecretKind,
     SubjectExport,
     Ticket,
@@ -35,6 +40,13 @@ from inbox.services.erasure import Reason, husk_inbound, shred_tickets
 logger = logging.getLogger(__name__)
 
 PURGE_BATCH = 500
+
+# How long a finished reply deletion (deleted on the platform, or given up as "Not deleted")
+# stays on the DPO's page before the nightly purge deletes its row. 90 days covers the answer
+# to the person (one month, extendable by two more: GDPR Art. 12(3)) and leaves a refused
+# deletion three months to be finished by hand; after that the audit log's ``reply.deleted`` /
+# ``reply.delete_failed`` events remain the record. Rows still waiting are never pruned.
+REPLY_DELETION_KEEP_DAYS = 90
 
 
 def effective_retention_days(policy: ChannelPolicy, *, now: datetime | None = None) -> int:
@@ -138,6 +150,7 @@ class PurgeReport:
     exports: int
     policies_applied: int
     envelopes: int = 0
+    reply_deletions: int = 0
 
 
 def _cutoffs(now: datetime) -> list[tuple[int | None, datetime]]:
@@ -197,9 +210,11 @@ def purge_expired(*, now: datetime | None = None, batch_size: int = PURGE_BATCH)
                 )
     exports = _purge_expired_exports(now)
     envelopes = purge_expired_envelopes(now=now, cutoffs=cutoffs)
-    report = PurgeReport(tickets, messages, inbound, held, exports, applied, envelopes)
+    deletions = _prune_finished_reply_deletions(now)
+    report = PurgeReport(tickets, messages, inbound, held, exports, applied, envelopes, deletions)
     logger.info(
-        "purge done tickets=%s messages=%s inbound=%s held=%s exports=%s policies=%s envelopes=%s",
+        "purge done tickets=%s messages=%s inbound=%s held=%s exports=%s policies=%s "
+        "envelopes=%s reply_deletions=%s",
         tickets,
         messages,
         inbound,
@@ -207,8 +222,28 @@ def purge_expired(*, now: datetime | None = None, batch_size: int = PURGE_BATCH)
         exports,
         applied,
         envelopes,
+        deletions,
     )
     return report
+
+
+def _prune_finished_reply_deletions(now: datetime) -> int:
+    """Delete reply-deletion rows that finished more than ``REPLY_DELETION_KEEP_DAYS`` ago.
+
+    Done rows carry ``done_at``; a given-up row was last claimed just before it failed, so its
+    ``claimed_at`` is when it finished. Pending and in-flight rows are kept whatever their age.
+    """
+    cutoff = now - timedelta(days=REPLY_DELETION_KEEP_DAYS)
+    with transaction.atomic():
+        _, per_model = (
+            ReplyDeletion.objects.alias(finished_at=Coalesce("done_at", "claimed_at", "created_at"))
+            .filter(
+                state__in=[ReplyDeletionState.DONE, ReplyDeletionState.FAILED],
+                finished_at__lt=cutoff,
+            )
+            .delete()
+        )
+    return per_model.get(ReplyDeletion._meta.label, 0)
 
 
 def _purge_expired_exports(now: datetime) -> int:

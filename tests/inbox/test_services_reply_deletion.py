@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
+from io import StringIO
 
 import pytest
 from django.core.management import call_command
@@ -26,7 +28,7 @@ from inbox.models import (
     Ticket,
     Tombstone,
 )
-from inbox.services import erasure, gdpr, pipeline, reply_deletion
+from inbox.services import erasure, gdpr, pipeline, reply_deletion, retention
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -416,6 +418,94 @@ def test_sweeper_leaves_fresh_pending_rows_to_their_task(
     _queued(fb_channel, simulator, django_capture_on_commit_callbacks)
 
     assert reply_deletion.sweep_reply_deletions(dispatch=lambda i: None) == 0
+
+
+def test_poll_sweep_command_carries_out_a_reply_deletion_whose_task_was_lost(
+    fb_channel: Channel,
+    simulator: RunningSimulator,
+    django_capture_on_commit_callbacks: CommitRunner,
+) -> None:
+    """A cron-only deployment (no Celery beat) relies on ``poll --sweep`` alone."""
+    deletion = _queued(fb_channel, simulator, django_capture_on_commit_callbacks)
+    out = StringIO()
+
+    call_command("poll", "--sweep", "--min-age", "0", stdout=out)
+
+    deletion.refresh_from_db()
+    assert deletion.state == ReplyDeletionState.DONE
+    assert list(_replies(simulator, "facebook").values()) == [True]
+    assert "1 reply deletions" in out.getvalue()
+
+
+def test_poll_without_sweep_leaves_reply_deletions_alone(
+    fb_channel: Channel,
+    simulator: RunningSimulator,
+    django_capture_on_commit_callbacks: CommitRunner,
+) -> None:
+    deletion = _queued(fb_channel, simulator, django_capture_on_commit_callbacks)
+
+    call_command("poll", stdout=StringIO())
+
+    deletion.refresh_from_db()
+    assert deletion.state == ReplyDeletionState.PENDING
+    assert list(_replies(simulator, "facebook").values()) == [False]
+
+
+def _deletion_row(
+    channel: Channel, state: str, *, reply_id: str = "", **dates: datetime
+) -> ReplyDeletion:
+    deletion = ReplyDeletion.objects.create(
+        erasure_id=uuid.uuid4(), channel=channel, reply_external_id=reply_id, state=state
+    )
+    ReplyDeletion.objects.filter(pk=deletion.pk).update(**dates)
+    return deletion
+
+
+def test_purge_expired_prunes_reply_deletions_finished_long_ago(team: Team) -> None:
+    channel = factories.make_channel(team=team)
+    now = timezone.now()
+    old = now - timedelta(days=retention.REPLY_DELETION_KEEP_DAYS + 1)
+    recent = now - timedelta(days=retention.REPLY_DELETION_KEEP_DAYS - 1)
+    done_long_ago = _deletion_row(
+        channel, ReplyDeletionState.DONE, created_at=old, claimed_at=old, done_at=old
+    )
+    given_up_long_ago = _deletion_row(
+        channel, ReplyDeletionState.FAILED, reply_id="1801", created_at=old, claimed_at=old
+    )
+    done_lately = _deletion_row(
+        channel, ReplyDeletionState.DONE, created_at=old, claimed_at=recent, done_at=recent
+    )
+    given_up_lately = _deletion_row(
+        channel, ReplyDeletionState.FAILED, reply_id="1802", created_at=old, claimed_at=recent
+    )
+
+    report = gdpr.purge_expired(now=now)
+
+    kept = set(ReplyDeletion.objects.values_list("pk", flat=True))
+    assert report.reply_deletions == 2
+    assert done_long_ago.pk not in kept
+    assert given_up_long_ago.pk not in kept
+    assert kept == {done_lately.pk, given_up_lately.pk}
+
+
+def test_purge_expired_keeps_unfinished_reply_deletions_however_old(team: Team) -> None:
+    channel = factories.make_channel(team=team)
+    long_ago = timezone.now() - timedelta(days=10 * retention.REPLY_DELETION_KEEP_DAYS)
+    waiting = _deletion_row(
+        channel, ReplyDeletionState.PENDING, reply_id="1803", created_at=long_ago
+    )
+    deleting = _deletion_row(
+        channel,
+        ReplyDeletionState.IN_FLIGHT,
+        reply_id="1804",
+        created_at=long_ago,
+        claimed_at=long_ago,
+    )
+
+    report = gdpr.purge_expired()
+
+    assert report.reply_deletions == 0
+    assert set(ReplyDeletion.objects.values_list("pk", flat=True)) == {waiting.pk, deleting.pk}
 
 
 def test_delete_public_reply_task_runs_the_service(

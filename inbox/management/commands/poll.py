@@ -13,7 +13,8 @@ from inbox.services import pipeline
 class Command(BaseCommand):
     help = (
         "Poll every channel that is due, in this process. With --sweep, also process what a "
-        "lost broker message left behind (pending items and actions, dead workers' claims)."
+        "lost broker message left behind (pending items and actions, dead workers' claims) and "
+        "carry out due deletions of public replies that erasures queued."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -38,5 +39,6 @@ class Command(BaseCommand):
         if result.swept is not None:
             self.stdout.write(
                 f"swept {result.swept.inbound} items, {result.swept.actions} actions, "
-                f"{result.swept.reconcile} stale claims"
+                f"{result.swept.reconcile} stale claims, "
+                f"{result.reply_deletions or 0} reply deletions"
             )

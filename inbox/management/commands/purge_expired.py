@@ -20,5 +20,6 @@ class Command(BaseCommand):
         self.stdout.write(
             f"purged tickets={report.tickets} messages={report.messages} "
             f"inbound={report.inbound} exports={report.exports} envelopes={report.envelopes} "
-            f"held_by_legal_hold={report.held} retention_changes_applied={report.policies_applied}"
+            f"held_by_legal_hold={report.held} retention_changes_applied={report.policies_applied} "
+            f"reply_deletions_pruned={report.reply_deletions}"
         )
