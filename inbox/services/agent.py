@@ -9,7 +9,9 @@ pipeline's own.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -37,6 +39,7 @@ from inbox.models import (
     CannedReply,
     ChannelPolicy,
     ChannelStatus,
+    ContactMessage,
     InboundMessage,
     InboundStatus,
     ItemKind,
@@ -82,24 +85,99 @@ def _broadcast_ticket_changed(ticket: Ticket, change: str) -> None:
     events.broadcast_on_commit(events.ticket_agents_group(ticket.public_id), event)
 
 
+# A client key as the agent forms send it (a random UUID from app.js); anything else is ignored.
+_CLIENT_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def _submit_key(
+    *, client_key: str | None, kind: str, agent: AbstractBaseUser, contact: PortalContact | None
+) -> str | None:
+    """The stored idempotency key of one agent submit, or None when the form sent no usable key.
+
+    The form's key is scoped to what was submitted (kind, agent, addressee), so a key reused for
+    another form, by another agent or for another contact never returns someone else's message,
+    and never meets the portal's own ``portal:`` keys.
+    """
+    if not client_key or not _CLIENT_KEY_RE.match(client_key):
+        return None
+    scope = f"{kind}|{agent.pk}|{contact.pk if contact else ''}|{client_key}"
+    return "agent:" + hashlib.sha256(scope.encode()).hexdigest()[:48]
+
+
+def _submitted(ticket: Ticket, key: str | None) -> Message | None:
+    """The message an earlier submit with this stored key made, if any."""
+    if key is None:
+        return None
+    return Message.objects.filter(ticket=ticket, idempotency_key=key).first()
+
+
+def _add_agent_message(
+    *,
+    ticket: Ticket,
+    agent: AbstractBaseUser,
+    kind: str,
+    body: str,
+    idempotency_key: str | None,
+    contact: PortalContact | None = None,
+) -> tuple[Message, bool]:
+    """Add the agent's message once per form submit; return it and whether it is new.
+
+    A second submit with the same key (double click, browser retry) gets the first message
+    back and changes nothing, also when the two submits race each other.
+    """
+    key = _submit_key(client_key=idempotency_key, kind=kind, agent=agent, contact=contact)
+    existing = _submitted(ticket, key)
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            message = add_message(
+                ticket=ticket,
+                kind=kind,
+                source=MessageSource.AGENT,
+                body=body,
+                author=agent,
+                idempotency_key=key,
+            )
+            if contact is not None:
+                ContactMessage.objects.create(message=message, contact=contact)
+    except IntegrityError:
+        # A concurrent submit with the same key won the race: its message is the one.
+        existing = _submitted(ticket, key)
+        if existing is None:
+            raise
+        return existing, False
+    return message, True
+
+
 @transaction.atomic
 def send_reply(
-    *, ticket: Ticket, agent: AbstractBaseUser, body: str, idempotency_key: str | None = None
+    *,
+    ticket: Ticket,
+    agent: AbstractBaseUser,
+    body: str,
+    idempotency_key: str | None = None,
+    contact: PortalContact | None = None,
 ) -> Message:
     """Add an agent reply to the customer's secure thread and push it live. Raises TicketClosed.
 
-    The customer reads it in the portal; it never goes to the social platform.
+    The customer reads it in the portal; it never goes to the social platform. With
+    ``contact``, the reply is addressed to that e-mail contact only (``reply_to_contact``
+    checks the contact first). The same idempotency key twice gives the first reply back.
     """
     if ticket.is_closed:
         raise TicketClosed(f"ticket {ticket.pk} is closed")
-    message = add_message(
+    message, created = _add_agent_message(
         ticket=ticket,
+        agent=agent,
         kind=MessageKind.OUTBOUND,
-        source=MessageSource.AGENT,
         body=_clean_body(body),
-        author=agent,
         idempotency_key=idempotency_key,
+        contact=contact,
     )
+    if not created:
+        logger.info("reply resubmitted ticket=%s message=%s", ticket.pk, message.pk)
+        return message
     portal.notify_customer_of_reply(message=message)
     logger.info("reply added ticket=%s message=%s agent=%s", ticket.pk, message.pk, agent.pk)
     return message
@@ -109,15 +187,20 @@ def send_reply(
 def add_note(
     *, ticket: Ticket, agent: AbstractBaseUser, body: str, idempotency_key: str | None = None
 ) -> Message:
-    """Add an internal note. Notes reach agents only, never the customer."""
-    message = add_message(
+    """Add an internal note. Notes reach agents only, never the customer.
+
+    The same idempotency key twice gives the first note back.
+    """
+    message, created = _add_agent_message(
         ticket=ticket,
+        agent=agent,
         kind=MessageKind.NOTE,
-        source=MessageSource.AGENT,
         body=_clean_body(body),
-        author=agent,
         idempotency_key=idempotency_key,
     )
+    if not created:
+        logger.info("note resubmitted ticket=%s message=%s", ticket.pk, message.pk)
+        return message
     logger.info("note added ticket=%s message=%s agent=%s", ticket.pk, message.pk, agent.pk)
     return message
 

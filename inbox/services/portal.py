@@ -515,15 +515,9 @@ def send_reply_to_contact(
 
     if contact.ticket_id != ticket.pk:
         raise TicketNotFound(f"contact {contact.pk} is not on ticket {ticket.pk}")
-    if idempotency_key:
-        existing = Message.objects.filter(
-            ticket=ticket, idempotency_key=idempotency_key, contact_link__contact=contact
-        ).first()
-        if existing is not None:
-            return existing
-    message = send_reply(ticket=ticket, agent=agent, body=body, idempotency_key=idempotency_key)
-    ContactMessage.objects.create(message=message, contact=contact)
-    return message
+    return send_reply(
+        ticket=ticket, agent=agent, body=body, idempotency_key=idempotency_key, contact=contact
+    )
 
 
 def notify_customer_of_reply(*, message: Message) -> None:

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.sessions.backends.db import SessionStore
+from django.core import mail
 from django.core.cache import cache
 from django.utils import timezone
 from django_otp.oath import totp
@@ -42,6 +43,7 @@ from inbox.models import (
     Ticket,
     TicketStatus,
 )
+from inbox.services import agent as agent_services
 from inbox.services import pipeline, portal, secrets
 from inbox.services.agent import (
     DuplicateCannedReply,
@@ -73,6 +75,91 @@ def test_send_reply_refuses_closed_ticket(agent: factories.User, ticket: Ticket)
 def test_send_reply_refuses_empty_body(agent: factories.User, ticket: Ticket) -> None:
     with pytest.raises(EmptyMessage):
         services.send_reply(ticket=ticket, agent=agent, body="\x00  ")
+
+
+def test_send_reply_same_key_twice_makes_one_message(agent: factories.User, ticket: Ticket) -> None:
+    key = "5f0e7a52-3c1d-4b8e-9a51-0c2d7e6f1a93"
+
+    first = services.send_reply(ticket=ticket, agent=agent, body="Once", idempotency_key=key)
+    second = services.send_reply(ticket=ticket, agent=agent, body="Once", idempotency_key=key)
+
+    assert first.pk == second.pk
+    assert Message.objects.filter(ticket=ticket).count() == 1
+
+
+def test_send_reply_same_key_when_concurrent_submit_won_returns_its_message(
+    agent: factories.User, ticket: Ticket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other submit commits between this one's look-up and its insert."""
+    key = "race-key"
+    first = services.send_reply(ticket=ticket, agent=agent, body="Once", idempotency_key=key)
+    real_lookup = agent_services._submitted
+    lookups: list[str | None] = []
+
+    def lookup_before_winner_committed(t: Ticket, stored_key: str | None) -> Message | None:
+        lookups.append(stored_key)
+        return None if len(lookups) == 1 else real_lookup(t, stored_key)
+
+    monkeypatch.setattr(agent_services, "_submitted", lookup_before_winner_committed)
+
+    second = services.send_reply(ticket=ticket, agent=agent, body="Once", idempotency_key=key)
+
+    assert second.pk == first.pk
+    assert len(lookups) == 2
+    assert Message.objects.filter(ticket=ticket).count() == 1
+
+
+def test_send_reply_resubmit_notifies_the_contact_once(
+    agent: factories.User, ticket: Ticket, django_capture_on_commit_callbacks: CommitRunner
+) -> None:
+    contact = _contact(ticket)
+
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            services.reply_to_contact(
+                ticket=ticket, agent=agent, contact=contact, body="Once", idempotency_key="k-1"
+            )
+
+    assert len(mail.outbox) == 1
+
+
+def test_add_note_same_key_twice_makes_one_note(agent: factories.User, ticket: Ticket) -> None:
+    first = services.add_note(ticket=ticket, agent=agent, body="Once", idempotency_key="k-1")
+    second = services.add_note(ticket=ticket, agent=agent, body="Once", idempotency_key="k-1")
+
+    assert first.pk == second.pk
+    assert Message.objects.filter(ticket=ticket).count() == 1
+
+
+def test_same_client_key_for_reply_note_and_contact_reply_makes_three_messages(
+    agent: factories.User, ticket: Ticket
+) -> None:
+    """A key reused across forms never hands back (or re-addresses) another form's message."""
+    contact = _contact(ticket)
+
+    reply = services.send_reply(ticket=ticket, agent=agent, body="To all", idempotency_key="k-1")
+    note = services.add_note(ticket=ticket, agent=agent, body="Internal", idempotency_key="k-1")
+    to_contact = services.reply_to_contact(
+        ticket=ticket, agent=agent, contact=contact, body="To one", idempotency_key="k-1"
+    )
+
+    assert len({reply.pk, note.pk, to_contact.pk}) == 3
+    assert not ContactMessage.objects.filter(message=reply).exists()
+    assert ContactMessage.objects.get(message=to_contact).contact_id == contact.pk
+
+
+def test_send_reply_same_key_from_another_agent_makes_its_own_message(
+    agent: factories.User, team: factories.Team, ticket: Ticket
+) -> None:
+    colleague = factories.agent_of(team)
+
+    mine = services.send_reply(ticket=ticket, agent=agent, body="Mine", idempotency_key="k-1")
+    theirs = services.send_reply(
+        ticket=ticket, agent=colleague, body="Theirs", idempotency_key="k-1"
+    )
+
+    assert mine.pk != theirs.pk
+    assert theirs.author_id == colleague.pk
 
 
 def test_add_note_broadcasts_to_agents_only(
