@@ -618,9 +618,14 @@ class XConnector:
         return as_id(get_str(get_obj(page, "data"), "conversation_id")) or external_id
 
     def delete_reply(self, external_id: str) -> None:
-        """Delete one of our own posts (undo a reply). Raises NotFound when it is gone already."""
+        """Delete one of our own posts (undo a reply). Raises NotFound when it is gone already.
+
+        X answers ``{"data": {"deleted": true}}``; anything else (``false``, no flag) did not
+        delete the post and raises PlatformError.
+        """
         result = self._call("delete", self._client.delete_tweet, id=external_id)
-        if get_obj(result, "data") is None:
+        data = get_obj(result, "data")
+        if data is None or data.get("deleted") is not True:
             raise PlatformError(f"delete {external_id} not confirmed")
 
     def get_item(self, external_id: str) -> Item:

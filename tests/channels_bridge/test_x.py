@@ -245,3 +245,26 @@ def test_x_logs_no_token_or_text_even_at_debug(
     assert caplog.records
     for secret in ("synthetic reply words", "at-synthetic", "ck-synthetic", "OAuth "):
         assert secret not in caplog.text
+
+
+def test_x_delete_reply_confirmed_by_the_recorded_answer(
+    xc: XConnector, mocked: responses.RequestsMock
+) -> None:
+    mocked.delete(f"{XAPI}/tweets/1456012973835788293", json=load("x", "delete_tweet.json"))
+
+    xc.delete_reply("1456012973835788293")
+
+    assert mocked.calls[-1].request.method == "DELETE"
+
+
+@pytest.mark.parametrize("data", [{"deleted": False}, {}, {"deleted": "true"}])
+def test_x_delete_reply_not_deleted_is_a_platform_error(
+    xc: XConnector, mocked: responses.RequestsMock, data: dict[str, object]
+) -> None:
+    """The recorded shape with ``deleted`` false, missing or not a boolean: the post stays."""
+    body = load("x", "delete_tweet.json")
+    body["data"] = data
+    mocked.delete(f"{XAPI}/tweets/1456012973835788293", json=body)
+
+    with pytest.raises(errors.PlatformError):
+        xc.delete_reply("1456012973835788293")
