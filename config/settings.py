@@ -297,7 +297,11 @@ LOG_LEVEL = env.str("HAVEN_LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"scrub_portal_paths": {"()": "inbox.log_filters.ScrubPortalPathsFilter"}},
+    "filters": {
+        "scrub_portal_paths": {"()": "inbox.log_filters.ScrubPortalPathsFilter"},
+        "access_log": {"()": "inbox.log_filters.AccessLogFilter"},
+        "server_errors": {"()": "inbox.log_filters.ServerErrorLogFilter"},
+    },
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {
         "console": {
@@ -308,9 +312,14 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
-        "django.request": {"level": "ERROR"},
-        "django.server": {"level": "INFO"},
-        "uvicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # A 5xx line keeps method, route pattern, status and exception class: no exception
+        # message and no traceback, which can carry personal data (SECURITY-DESIGN.md §8).
+        "django.request": {"level": "ERROR", "filters": ["server_errors"]},
+        # runserver's access log: no query string, no link secret.
+        "django.server": {"level": "INFO", "filters": ["access_log"]},
+        # uvicorn.access is not configured here: configuring it would give it a handler and so
+        # switch uvicorn's access log back on under --no-access-log (docker-compose.yml).
+        # config/asgi.py puts AccessLogFilter on it for when it is on.
         # At DEBUG these log request URLs, and Graph carries the page token in the query.
         "urllib3": {"level": "WARNING"},
         "requests_oauthlib": {"level": "WARNING"},
