@@ -19,7 +19,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from channels_bridge import signatures
 from channels_bridge.items import Item, ItemAction, ItemKind
@@ -358,6 +358,29 @@ def test_export_html_escapes_customer_text(x_channel: Channel) -> None:
     html = zipfile.ZipFile(io.BytesIO(archive)).read("export.html").decode()
     assert "<script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+@pytest.mark.parametrize(
+    ("language", "title"),
+    [("de", "Ihre personenbezogenen Daten"), ("en", "Your personal data")],
+)
+def test_export_html_declares_the_language_it_is_written_in(
+    x_channel: Channel, language: str, title: str
+) -> None:
+    post(x_channel, author="2102", text="Where is my parcel?")
+    with translation.override(language):
+        issued = gdpr.export_subject(
+            subject=gdpr.Subject(platform="x", author_id="2102"),
+            requested_by=None,
+            actor=audit.Actor.system("test"),
+        )
+    archive = gdpr.download_export(
+        export_ref=str(issued.export.public_id), code=issued.code, actor=audit.Actor.system("t")
+    )
+
+    html = zipfile.ZipFile(io.BytesIO(archive)).read("export.html").decode()
+    assert f'<html lang="{language}">' in html
+    assert f"<title>{title}</title>" in html
 
 
 def test_search_by_email_and_phone_finds_subject_through_blind_index(
