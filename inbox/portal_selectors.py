@@ -139,10 +139,13 @@ class XSignInConfig:
 
 
 def x_sign_in_config(ticket: Ticket) -> XSignInConfig | None:
-    """Sign in with X for this ticket, or None: the ticket needs a social author id and an X
-    channel whose credentials hold an OAuth 2.0 client id. Machine use: not audited."""
+    """Sign in with X for this ticket, or None: the ticket needs a social author id, an X
+    channel whose credentials hold an OAuth 2.0 client id, and no access ended by an agent
+    since the last private link. Machine use: not audited."""
     channel = ticket.channel
     if channel is None or channel.platform != Platform.X or not ticket.author_external_id:
+        return None
+    if ticket.portal_access_ended_at is not None:
         return None
     try:
         credentials = vault.decrypt_channel_credentials(channel)

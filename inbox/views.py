@@ -34,7 +34,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_otp import login as otp_login
 from django_otp import match_token, user_has_device
 
-from inbox import events, selectors, services, sessions
+from inbox import events, portal_selectors, selectors, services, sessions
 from inbox.exceptions import HavenError, TicketNotFound
 from inbox.forms import (
     END_ACCESS_SEND,
@@ -452,6 +452,7 @@ def ticket_end_access(request: HttpRequest, public_id: uuid.UUID) -> HttpRespons
                 "ticket": ticket,
                 "route": services.private_link_route(ticket=ticket),
                 "access": selectors.portal_access_summary(ticket=ticket),
+                "x_sign_in": portal_selectors.x_sign_in_config(ticket) is not None,
                 "form": EndAccessForm(),
             },
         )

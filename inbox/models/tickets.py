@@ -57,6 +57,9 @@ class Ticket(models.Model):
     preview_ciphertext = models.BinaryField(null=True, editable=False)
     unread_for_agents = models.BooleanField(default=True)
     legal_hold = models.BooleanField(default=False)
+    # When an agent last ended the customer's access without sending a new private link.
+    # While set, "Sign in with X" is refused too; a new private link clears it.
+    portal_access_ended_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     last_activity_at = models.DateTimeField(db_index=False)

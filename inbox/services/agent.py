@@ -513,7 +513,8 @@ def end_portal_access(
     on commit), and cancels private messages not yet sent (their link is dead). With
     ``send_new_link``, issues a new read secret and queues it through the outbox to the
     platform's private channel; when the platform allows no such message, raises
-    PrivateLinkUnavailable and changes nothing. Audited. Raises TicketNotFound, TicketClosed.
+    PrivateLinkUnavailable and changes nothing. Without a new link, "Sign in with X" is off
+    for the ticket until a later new link. Audited. Raises TicketNotFound, TicketClosed.
     """
     locked = _lock_for_agent(ticket, agent)
     route = private_link_route(ticket=locked) if send_new_link else None
@@ -523,6 +524,10 @@ def end_portal_access(
     revoked = portal.revoke_portal_access(ticket=locked, actor=actor, reason="agent")
     sessions, cancelled = revoked.sessions, revoked.cancelled
     action = _queue_private_link(ticket=locked, route=route) if route is not None else None
+    # Without a new link nothing proves the author is still the right reader: "Sign in with
+    # X" stays off until an agent sends one. With it, the link goes to that account anyway.
+    locked.portal_access_ended_at = None if action is not None else timezone.now()
+    locked.save(update_fields=["portal_access_ended_at"])
     audit.record(
         actor=actor,
         action="portal.access_end",

@@ -20,7 +20,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from channels_bridge.simulator import RunningSimulator, start_simulator, world
-from inbox import portal_selectors
+from inbox import portal_selectors, services
 from inbox.forms_channels import CredentialsForm
 from inbox.models import AuditEvent, MessageKind, MessageSource, PortalGrant, Ticket
 from inbox.services import portal as portal_services
@@ -319,6 +319,25 @@ def test_x_sign_in_refused_when_ticket_closed_meanwhile(
 
     assert failed(client.get(callback))
     assert not PortalGrant.objects.exists()
+
+
+def test_x_sign_in_off_once_an_agent_ends_access(
+    client: Client, drop_ref: str, x_ticket: Ticket, sim: RunningSimulator
+) -> None:
+    """After "End access only" the author's X account no longer opens the thread, not even a
+    sign-in already under way, and the drop page stops offering it."""
+    callback = approve(start(client, drop_ref))
+    agent = factories.agent_of(x_ticket.team)
+
+    services.end_portal_access(ticket=x_ticket, agent=agent)
+
+    assert failed(client.get(callback))
+    assert not PortalGrant.objects.exists()
+    html = client.get(f"/s/{drop_ref}").content.decode()
+    assert "Sign in with X to read your conversation" not in html
+    again = client.post(f"/s/{drop_ref}/x-sign-in")
+    assert not str(again.get("Location", "")).startswith(sim.base_url)
+    assert client.get(f"/t/{x_ticket.public_id}/").status_code == 404
 
 
 def test_x_sign_in_refused_when_x_fails(

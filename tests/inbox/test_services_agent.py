@@ -538,6 +538,27 @@ def test_new_private_link_goes_into_the_x_dm_conversation_and_old_link_dies(
     assert simulator.sim.snapshot()["x"]["replies"] == []  # nothing public
 
 
+def test_new_private_link_lets_the_author_sign_in_with_x_again(
+    agent: factories.User,
+    x_channel: Channel,
+    simulator: RunningSimulator,
+    django_capture_on_commit_callbacks: CommitRunner,
+) -> None:
+    simulator.sim.customer_x_dm(f"Hi, my mail is {CONTACT_EMAIL}", customer="tom")
+    _poll(x_channel, django_capture_on_commit_callbacks)
+    ticket = Ticket.objects.get()
+
+    services.end_portal_access(ticket=ticket, agent=agent)
+    ticket.refresh_from_db()
+    ended_at = ticket.portal_access_ended_at
+    with django_capture_on_commit_callbacks(execute=True):
+        services.end_portal_access(ticket=ticket, agent=agent, send_new_link=True)
+    ticket.refresh_from_db()
+
+    assert ended_at is not None
+    assert ticket.portal_access_ended_at is None
+
+
 def test_private_link_route_on_x_needs_a_dm_conversation(
     x_channel: Channel,
     simulator: RunningSimulator,
