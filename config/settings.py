@@ -108,6 +108,8 @@ DATABASES = {
     "default": dj_database_url.parse(
         env.str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'haven.sqlite3'}"),
         conn_max_age=env.int("DATABASE_CONN_MAX_AGE", 0),
+        # A kept connection may have outlived a database restart: check it before reuse.
+        conn_health_checks=env.int("DATABASE_CONN_MAX_AGE", 0) > 0,
     )
 }
 # PostgreSQL connection pool (psycopg_pool) for the web processes. Under ASGI each request runs

@@ -101,15 +101,18 @@ def test_database_pool_configured_from_environment() -> None:
     assert health_checks is True
 
 
-def test_database_pool_off_by_default() -> None:
+@pytest.mark.parametrize(("max_age", "checked"), [("60", True), ("0", False)])
+def test_database_pool_off_by_default_and_kept_connections_checked(
+    max_age: str, checked: bool
+) -> None:
     env = production_env(
-        DATABASE_URL="postgres://haven@127.0.0.1:5432/haven", DATABASE_CONN_MAX_AGE="60"
+        DATABASE_URL="postgres://haven@127.0.0.1:5432/haven", DATABASE_CONN_MAX_AGE=max_age
     )
 
     result = manage("shell", "-c", _SHOW_DATABASE, env=env)
 
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == [None, 60, False]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == [None, int(max_age), checked]
 
 
 def test_startup_fails_with_pool_on_sqlite() -> None:
