@@ -9,7 +9,6 @@ pipeline's own.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import uuid
@@ -90,18 +89,25 @@ _CLIENT_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def _submit_key(
-    *, client_key: str | None, kind: str, agent: AbstractBaseUser, contact: PortalContact | None
+    *,
+    client_key: str | None,
+    kind: str,
+    agent: AbstractBaseUser,
+    contact: PortalContact | None,
+    body: str,
 ) -> str | None:
     """The stored idempotency key of one agent submit, or None when the form sent no usable key.
 
-    The form's key is scoped to what was submitted (kind, agent, addressee), so a key reused for
-    another form, by another agent or for another contact never returns someone else's message,
-    and never meets the portal's own ``portal:`` keys.
+    The form's key is scoped to what was submitted (kind, agent, addressee and text), so a key
+    reused for another form, by another agent or for another contact never returns someone
+    else's message, and a page the browser restored with its old key (Back button) still sends
+    a new text. A peppered HMAC: the text cannot be guessed from the stored key. Never meets the
+    portal's own ``portal:`` keys.
     """
     if not client_key or not _CLIENT_KEY_RE.match(client_key):
         return None
-    scope = f"{kind}|{agent.pk}|{contact.pk if contact else ''}|{client_key}"
-    return "agent:" + hashlib.sha256(scope.encode()).hexdigest()[:48]
+    scope = f"{kind}|{agent.pk}|{contact.pk if contact else ''}|{client_key}|{body}"
+    return "agent:" + vault.body_digest("agent-submit", scope.encode())[:48]
 
 
 def _submitted(ticket: Ticket, key: str | None) -> Message | None:
@@ -125,7 +131,9 @@ def _add_agent_message(
     A second submit with the same key (double click, browser retry) gets the first message
     back and changes nothing, also when the two submits race each other.
     """
-    key = _submit_key(client_key=idempotency_key, kind=kind, agent=agent, contact=contact)
+    key = _submit_key(
+        client_key=idempotency_key, kind=kind, agent=agent, contact=contact, body=body
+    )
     existing = _submitted(ticket, key)
     if existing is not None:
         return existing, False

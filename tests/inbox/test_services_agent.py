@@ -153,13 +153,26 @@ def test_send_reply_same_key_from_another_agent_makes_its_own_message(
 ) -> None:
     colleague = factories.agent_of(team)
 
-    mine = services.send_reply(ticket=ticket, agent=agent, body="Mine", idempotency_key="k-1")
+    mine = services.send_reply(ticket=ticket, agent=agent, body="Noted", idempotency_key="k-1")
     theirs = services.send_reply(
-        ticket=ticket, agent=colleague, body="Theirs", idempotency_key="k-1"
+        ticket=ticket, agent=colleague, body="Noted", idempotency_key="k-1"
     )
 
     assert mine.pk != theirs.pk
     assert theirs.author_id == colleague.pk
+
+
+def test_send_reply_same_key_with_another_text_is_a_new_reply(
+    agent: factories.User, ticket: Ticket
+) -> None:
+    """A page the browser restored (Back button) sends its old key with a new text."""
+    first = services.send_reply(ticket=ticket, agent=agent, body="First", idempotency_key="k-2")
+    second = services.send_reply(ticket=ticket, agent=agent, body="Second", idempotency_key="k-2")
+    again = services.send_reply(ticket=ticket, agent=agent, body="Second", idempotency_key="k-2")
+
+    assert first.pk != second.pk
+    assert again.pk == second.pk
+    assert Message.objects.filter(ticket=ticket, author=agent).count() == 2
 
 
 def test_add_note_broadcasts_to_agents_only(
