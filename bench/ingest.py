@@ -3,10 +3,17 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/12 \
         .venv/bin/python bench/ingest.py [--messages 2000] [--latency-samples 40]
 
+0. Floor: the real tweepy client posts replies to the simulator in a process of its own, with
+   no database and no Celery. Prints the CPU each side spends per reply: what any pipeline
+   built on tweepy and this simulator pays per message at the least, and the rate the cores
+   would allow if that were all (--floor-replies 0 skips it).
 1. Throughput: the simulator holds N mentions with personal data; one poll ingests them and
-   the workers (one process per core; with --outbox-threads N also a threads-pool worker on the
-   outbox queue, as docker-compose runs it) scan, open tickets and post the public replies. Prints
-   messages/s from the start of the poll until every outbox action is sent (median of runs).
+   the workers (one process per core, prefork; with --worker-threads N each of them a
+   threads-pool process instead; with --outbox-threads N also a threads-pool worker on the
+   outbox queue, as docker-compose runs it) scan, open tickets and post the public replies.
+   Prints messages/s from the start of the poll until every outbox action is sent (median of
+   runs), and the CPU per message of the workers, of this process (the poll and the
+   simulator) and of the PostgreSQL and Redis servers.
 2. Latency: signed webhooks arrive one at a time; prints p50/p95 seconds from the webhook
    request to the public reply existing in the simulator.
 
@@ -29,7 +36,7 @@ from pathlib import Path
 from _django import ROOT, throwaway_database
 
 
-def _worker(concurrency: int, *args: str) -> subprocess.Popen[str]:
+def _worker(concurrency: int, *args: str, name: str) -> subprocess.Popen[str]:
     from django.db import connection
 
     db = connection.settings_dict
@@ -39,6 +46,8 @@ def _worker(concurrency: int, *args: str) -> subprocess.Popen[str]:
         f"{db['NAME']}"
     )
     env["HAVEN_LOG_LEVEL"] = "WARNING"
+    # As .env.example (and so docker-compose.yml) runs them: connections kept between tasks.
+    env.setdefault("DATABASE_CONN_MAX_AGE", "60")
     process = subprocess.Popen(
         [
             sys.executable,
@@ -53,7 +62,7 @@ def _worker(concurrency: int, *args: str) -> subprocess.Popen[str]:
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
-            f"--hostname=bench-{os.getpid()}-{len(args)}@localhost",
+            f"--hostname=bench-{os.getpid()}-{name}@localhost",
         ],
         cwd=ROOT,
         env=env,
@@ -98,6 +107,84 @@ def _workers_cpu(*processes: subprocess.Popen[str] | None) -> float:
     return sum(_cpu_seconds(p.pid) for p in processes if p is not None)
 
 
+def _services_cpu() -> float:
+    """User + system CPU of every PostgreSQL and Redis server process on this machine.
+
+    The server processes are shared with anything else running here: on a busy machine this
+    over-counts, never under-counts (a backend that exits mid-run takes its share with it).
+    """
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            raw = stat.read_text()
+        except OSError:
+            continue
+        name = raw[raw.index("(") + 1 : raw.rindex(")")]
+        if name.startswith(("postgres", "redis-server")):
+            fields = raw.rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+_FLOOR_SERVER = """
+import sys, threading
+from channels_bridge.simulator import start_simulator
+running = start_simulator(seed=5)
+running.sim.x_reply_requires_mention = False
+ids = running.sim.customer_x_mention("my order is lost")
+print(running.base_url, ids["tweet_id"], ids["author_id"], flush=True)
+sys.stdin.read()  # until the bench closes the pipe
+running.stop()
+"""
+
+
+def reply_floor(replies: int) -> tuple[float, float]:
+    """CPU milliseconds per public reply of the SDK alone and of the simulator alone.
+
+    The real tweepy client posts ``replies`` replies, one after another, to a simulator in a
+    process of its own, so each side's CPU can be read apart. No database, no Celery: what any
+    pipeline built on tweepy and this simulator pays per message at the least.
+    """
+    from channels_bridge.items import Item, ItemKind
+    from channels_bridge.registry import get_connector
+    from channels_bridge.simulator import world
+
+    server = subprocess.Popen(
+        [sys.executable, "-c", _FLOOR_SERVER],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        base_url, tweet_id, author_id = (server.stdout or sys.stdin).readline().split()
+        connector = get_connector("x", world.default_credentials("x"), base_url=base_url)
+        item = Item(
+            platform="x",
+            kind=ItemKind.MENTION,
+            external_id=tweet_id,
+            author_id=author_id,
+            author_handle=None,
+            author_name=None,
+            text="",
+            created_at=datetime.now(UTC),
+            permalink=None,
+            parent_id=None,
+            conversation_id=None,
+        )
+        connector.reply_publicly(item, "warm-up")
+        client_start, server_start = time.thread_time(), _cpu_seconds(server.pid)
+        for i in range(replies):
+            connector.reply_publicly(item, f"Let's continue privately: https://h.example/s/{i}")
+        client_ms = (time.thread_time() - client_start) * 1000 / replies
+        server_ms = (_cpu_seconds(server.pid) - server_start) * 1000 / replies
+    finally:
+        (server.stdin or sys.stdout).close()
+        server.wait(20)
+    return client_ms, server_ms
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -122,10 +209,24 @@ def main() -> None:
         help="also run a threads-pool worker with this many threads on the outbox queue "
         "(docker-compose's outbox service); 0: only the worker processes, one per core",
     )
+    parser.add_argument(
+        "--worker-threads",
+        type=int,
+        default=0,
+        help="run each per-core worker process as a threads pool of this size (waits overlap); "
+        "0: prefork, one process per core",
+    )
+    parser.add_argument(
+        "--floor-replies",
+        type=int,
+        default=1000,
+        help="first measure what this many replies cost tweepy and the simulator alone (0: skip)",
+    )
     args = parser.parse_args()
     if not os.environ.get("REDIS_URL") or "postgres" not in os.environ.get("DATABASE_URL", ""):
         raise SystemExit("bench/ingest.py needs DATABASE_URL (PostgreSQL) and REDIS_URL")
 
+    floors = [reply_floor(args.floor_replies) for _ in range(3)] if args.floor_replies else []
     with throwaway_database():
         from django.test import Client
         from django.urls import reverse
@@ -139,9 +240,16 @@ def main() -> None:
 
         app.control.purge()
         cores = os.cpu_count() or 2
-        worker = _worker(cores)
+        if args.worker_threads:
+            # One process per core, each running its tasks in threads (waits overlap).
+            worker, *more = [
+                _worker(args.worker_threads, "--pool=threads", name=f"threads{n}")
+                for n in range(cores)
+            ]
+        else:
+            worker, more = _worker(cores, name="prefork"), []
         outbox = (
-            _worker(args.outbox_threads, "--queues=outbox", "--pool=threads")
+            _worker(args.outbox_threads, "--queues=outbox", "--pool=threads", name="outbox")
             if args.outbox_threads
             else None
         )
@@ -167,7 +275,7 @@ def main() -> None:
                 hide_original=False,
             )
             rates = []
-            cpu_per_message: list[tuple[float, float]] = []
+            cpu_per_message: list[tuple[float, float, float]] = []
             for run in range(args.runs):
                 OutboxAction.objects.all().delete()
                 for i in range(args.messages):
@@ -176,7 +284,11 @@ def main() -> None:
                         customer=CUSTOMERS[i % len(CUSTOMERS)],
                     )
                 start = time.perf_counter()
-                cpu_start = _workers_cpu(worker, outbox), time.process_time()
+                cpu_start = (
+                    _workers_cpu(worker, outbox, *more),
+                    time.process_time(),
+                    _services_cpu(),
+                )
                 stored, batch = 0, -1
                 while stored < args.messages and batch != 0:  # past the page cap: more polls
                     batch = pipeline.poll_channel(channel_id=channel.pk).stored
@@ -196,16 +308,18 @@ def main() -> None:
                         processed = time.perf_counter() - start
                     time.sleep(0.05)
                 elapsed = time.perf_counter() - start
-                workers_ms = (_workers_cpu(worker, outbox) - cpu_start[0]) * 1000 / args.messages
+                workers_cpu = _workers_cpu(worker, outbox, *more) - cpu_start[0]
+                workers_ms = workers_cpu * 1000 / args.messages
                 here_ms = (time.process_time() - cpu_start[1]) * 1000 / args.messages
-                cpu_per_message.append((workers_ms, here_ms))
+                services_ms = (_services_cpu() - cpu_start[2]) * 1000 / args.messages
+                cpu_per_message.append((workers_ms, here_ms, services_ms))
                 rates.append(args.messages / elapsed)
                 print(
                     f"  run {run + 1}: {args.messages} messages in {elapsed:.2f} s "
                     f"(polled and stored by {polled:.2f} s, all in tickets by "
                     f"{processed or elapsed:.2f} s; load average {os.getloadavg()[0]:.1f})\n"
                     f"         CPU per message: workers {workers_ms:.2f} ms, this process "
-                    f"(poll, simulator) {here_ms:.2f} ms"
+                    f"(poll, simulator) {here_ms:.2f} ms, PostgreSQL and Redis {services_ms:.2f} ms"
                 )
 
             secret = simulator.credentials("x")["consumer_secret"]
@@ -268,7 +382,7 @@ def main() -> None:
                 latencies.append(time.perf_counter() - start)
         finally:
             simulator.stop()
-            for process in (worker, outbox):
+            for process in (worker, outbox, *more):
                 if process is not None:
                     process.terminate()
                     process.wait(20)
@@ -276,21 +390,33 @@ def main() -> None:
     extra = f" + a {args.outbox_threads}-thread outbox worker" if args.outbox_threads else ""
     if args.platform_latency_ms:
         extra += f", replies answered after {args.platform_latency_ms} ms"
+    pool = f"{args.worker_threads} threads each" if args.worker_threads else "prefork"
     print(
-        f"ingest bench: PostgreSQL + Redis, {cores} worker processes{extra}, simulator on loopback"
+        f"ingest bench: PostgreSQL + Redis, {cores} worker processes ({pool}){extra}, "
+        "simulator on loopback"
     )
     median_rate = statistics.median(rates)
     print(
         "  throughput (poll -> scan -> ticket -> reply sent): "
         f"median {median_rate:.0f} msg/s over {args.runs} runs of {args.messages}"
     )
-    workers_ms = statistics.median(w for w, _ in cpu_per_message)
-    here_ms = statistics.median(h for _, h in cpu_per_message)
+    workers_ms = statistics.median(w for w, _, _ in cpu_per_message)
+    here_ms = statistics.median(h for _, h, _ in cpu_per_message)
+    services_ms = statistics.median(s for _, _, s in cpu_per_message)
+    total_ms = workers_ms + here_ms + services_ms
     print(
         f"  CPU per message (median): workers {workers_ms:.2f} ms + poll and simulator "
-        f"{here_ms:.2f} ms (PostgreSQL and Redis not counted); at this cost {cores} idle "
-        f"cores would bound the pipeline at {cores * 1000 / (workers_ms + here_ms):.0f} msg/s"
+        f"{here_ms:.2f} ms + PostgreSQL and Redis {services_ms:.2f} ms = {total_ms:.2f} ms; "
+        f"at this cost {cores} idle cores bound the pipeline at {cores * 1000 / total_ms:.0f} msg/s"
     )
+    if floors:
+        client_ms = statistics.median(c for c, _ in floors)
+        server_ms = statistics.median(s for _, s in floors)
+        print(
+            f"  floor, one public reply with nothing else (median of 3 x {args.floor_replies}): "
+            f"tweepy {client_ms:.2f} ms + simulator {server_ms:.2f} ms CPU; these two alone "
+            f"bound {cores} cores at {cores * 1000 / (client_ms + server_ms):.0f} msg/s"
+        )
     p50, p95 = _percentile(latencies, 0.5), _percentile(latencies, 0.95)
     print(
         f"  webhook -> public reply in simulator: p50 {p50:.3f} s, p95 {p95:.3f} s "
