@@ -191,3 +191,31 @@ class AgentLinksJourney(HavenLiveServerTestCase):
         with pytest.raises(LinkExpired):
             off_loop(portal_selectors.drop_box_ticket, drop_ref=old_drop_ref)
         self.check_clean(page)
+
+    def test_ending_access_only_turns_off_sign_in_with_x_and_says_so(self) -> None:
+        team = factories.TeamFactory(name="Support")
+        agent(team, "carol")
+        ticket, drop_ref = off_loop(
+            _ticket_with_dm_and_contact, simulator=self.simulator, team=team
+        )
+        customer, drop = self.new_page()
+        drop.goto(f"{self.live_server_url}/s/{drop_ref}")
+        assert "Sign in with X" in drop.content()
+        _, page = self.new_page()
+        self.login(page, "carol")
+
+        page.goto(f"{self.live_server_url}/tickets/{ticket.public_id}/access/end/")
+        assert "Signing in with X stops working too" in page.content()
+        page.get_by_label("I understand that the customer needs a new link").check()
+        page.get_by_role("button", name="End access only").click()
+        page.wait_for_url("**?done=access_ended")
+
+        side = page.locator("#ticket-side").inner_text()
+        assert "Access ended" in side
+        assert "needs a new private link" in side
+        self.shot(page, "agent-access-ended")
+        # The customer's drop box no longer offers Sign in with X.
+        drop.reload()
+        assert "Sign in with X" not in drop.content()
+        customer.close()
+        self.check_clean(page)
