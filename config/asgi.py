@@ -12,11 +12,16 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from inbox.log_filters import install_access_log_filter  # noqa: E402
+from inbox.log_filters import (  # noqa: E402
+    install_access_log_filter,
+    route_server_log_to_console,
+)
 from inbox.routing import websocket_urlpatterns  # noqa: E402
 
 # uvicorn's access log, when it is on, writes no query string, link secret or full address.
 install_access_log_filter()
+# uvicorn's other lines, tracebacks included, are written without exception messages.
+route_server_log_to_console()
 
 application = ProtocolTypeRouter(
     {

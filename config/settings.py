@@ -304,7 +304,16 @@ LOGGING = {
         "access_log": {"()": "inbox.log_filters.AccessLogFilter"},
         "server_errors": {"()": "inbox.log_filters.ServerErrorLogFilter"},
     },
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        # An exception prints as its class and frames, never its message (SECURITY-DESIGN.md §8):
+        # that covers logger.exception anywhere, Celery's "raised unexpected: <repr>" lines and
+        # uvicorn's "Exception in ASGI application" (config/asgi.py). config/celery.py makes
+        # Celery workers and beat use it too.
+        "plain": {
+            "class": "inbox.log_filters.SafeConsoleFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        }
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
@@ -318,10 +327,18 @@ LOGGING = {
         # message and no traceback, which can carry personal data (SECURITY-DESIGN.md §8).
         "django.request": {"level": "ERROR", "filters": ["server_errors"]},
         # runserver's access log: no query string, no link secret.
-        "django.server": {"level": "INFO", "filters": ["access_log"]},
-        # uvicorn.access is not configured here: configuring it would give it a handler and so
-        # switch uvicorn's access log back on under --no-access-log (docker-compose.yml).
-        # config/asgi.py puts AccessLogFilter on it for when it is on.
+        # Django's own handler for it is dropped by this entry: name ours, or runserver is mute.
+        "django.server": {
+            "handlers": ["console"],
+            "level": "INFO",
+            "filters": ["access_log"],
+            "propagate": False,
+        },
+        # uvicorn's loggers are not configured here: configuring "uvicorn.access" (or its parent
+        # "uvicorn", which resets its children) would give it a handler and so switch uvicorn's
+        # access log back on under --no-access-log (docker-compose.yml). config/asgi.py puts
+        # AccessLogFilter on it for when it is on, and sends uvicorn's other lines ("Exception in
+        # ASGI application") to the console handler above.
         # At DEBUG these log request URLs, and Graph carries the page token in the query.
         "urllib3": {"level": "WARNING"},
         "requests_oauthlib": {"level": "WARNING"},

@@ -59,3 +59,83 @@ def test_uvicorn_access_log_line_has_no_secret_query_or_full_address() -> None:
     assert '203.0.113.0 - "GET /r/[redacted] HTTP/1.1" 200' in output
     for leak in ("S3cr3t", "lena.synthetic", "203.0.113.77", "51234"):
         assert leak not in output
+
+
+CANARY = "canary-lena.synthetic@example.org"
+
+# What uvicorn does when the application raises: "Exception in ASGI application" with the
+# exception on "uvicorn.error", after the start-up of UVICORN_START.
+UVICORN_APP_ERROR = f"""
+import logging
+from uvicorn.config import Config
+
+Config(app="config.asgi:application", access_log=False).configure_logging()
+import config.asgi  # noqa: F401
+
+def receive_body():
+    raise ValueError("bad body {CANARY}")
+
+try:
+    receive_body()
+except ValueError as exc:
+    logging.getLogger("uvicorn.error").error("Exception in ASGI application\\n", exc_info=exc)
+"""
+
+# What `celery -A config worker --loglevel=INFO` does before it runs tasks (the fixup calls
+# django.setup(), then the worker sets logging up), then a failing task through the worker's
+# trace logger and a task logger from celery.utils.log.
+CELERY_WORKER = f"""
+import django
+from celery.utils.log import get_task_logger
+from config.celery import app
+
+django.setup()
+app.log.setup(loglevel="INFO", redirect_stdouts=True)
+
+@app.task(name="tests.fail")
+def fail() -> None:
+    try:
+        raise KeyError("lookup {CANARY}")
+    except KeyError as exc:
+        raise ValueError("Key (email_digest)=({CANARY}) already exists") from exc
+
+fail.apply()
+try:
+    fail.run()
+except ValueError:
+    get_task_logger("inbox.tasks").exception("task failed ticket=%s", 42)
+"""
+
+
+def _run(script: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=production_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return result.stdout + result.stderr
+
+
+def test_uvicorn_exception_in_asgi_application_has_class_and_frames_but_no_message() -> None:
+    output = _run(UVICORN_APP_ERROR)
+
+    assert "ERROR uvicorn.error Exception in ASGI application" in output
+    assert "in receive_body" in output
+    assert "error=builtins.ValueError (message withheld)" in output
+    assert CANARY not in output
+
+
+def test_celery_worker_task_failure_log_has_classes_and_frames_but_no_message() -> None:
+    output = _run(CELERY_WORKER)
+
+    assert "ERROR celery.app.trace Task tests.fail[" in output
+    assert "] raised unexpected: builtins.ValueError\n" in output
+    assert "The above exception was the direct cause of the following exception:" in output
+    assert "error=builtins.KeyError (message withheld)" in output
+    assert "ERROR inbox.tasks task failed ticket=42" in output
+    assert output.count("error=builtins.ValueError (message withheld)") == 2
+    assert CANARY not in output

@@ -7,11 +7,13 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from django.db import IntegrityError
 from django.test import Client
 
-from inbox import selectors
+from inbox import selectors, tasks
 from inbox.log_filters import AccessLogFilter, ScrubPortalPathsFilter, scrub
 from inbox.models import Ticket
+from inbox.services import pipeline
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -181,3 +183,130 @@ def test_runserver_request_line_loses_its_query_string() -> None:
         log_filter.filter(record)
 
     assert record.getMessage() == '"GET / HTTP/1.1" 200 512'
+
+
+def test_runserver_request_lines_reach_the_console() -> None:
+    server = logging.getLogger("django.server")
+
+    assert server.isEnabledFor(logging.INFO)
+    assert "console" in [h.name for h in server.handlers]
+
+
+def _raise_row_conflict() -> None:
+    """An IntegrityError as PostgreSQL words it, raised from a lookup that echoed its input."""
+    try:
+        raise KeyError(f"lookup of {CANARY}")
+    except KeyError as exc:
+        raise IntegrityError(f"DETAIL: Key (email_digest)=({CANARY}) already exists.") from exc
+
+
+def test_console_exception_log_has_class_and_frames_but_no_message(console: io.StringIO) -> None:
+    def lookup_customer() -> None:
+        raise ValueError(f"no customer {CANARY}")
+
+    try:
+        lookup_customer()
+    except ValueError:
+        logging.getLogger("inbox.services.processing").exception("redaction failed inbound=%s", 7)
+
+    text = console.getvalue()
+    assert "ERROR inbox.services.processing redaction failed inbound=7" in text
+    assert "Traceback (most recent call last):" in text
+    assert "in lookup_customer" in text
+    assert "error=builtins.ValueError (message withheld)" in text
+    assert CANARY not in text
+
+
+def test_console_exception_log_shows_whole_chain_without_messages(console: io.StringIO) -> None:
+    try:
+        _raise_row_conflict()
+    except IntegrityError:
+        try:
+            raise RuntimeError(CANARY)  # a second failure while handling
+        except RuntimeError:
+            logging.getLogger("inbox.webhooks").exception("webhook ingest failed channel=%s", 3)
+
+    text = console.getvalue()
+    classes = ("builtins.KeyError", "django.db.utils.IntegrityError", "builtins.RuntimeError")
+    positions = [text.index(f"error={name}") for name in classes]
+    assert positions == sorted(positions)
+    assert "The above exception was the direct cause of the following exception:" in text
+    assert "During handling of the above exception, another exception occurred:" in text
+    assert text.count("in _raise_row_conflict") == 2
+    assert CANARY not in text
+
+
+def test_console_log_prints_exception_arguments_as_their_class(console: io.StringIO) -> None:
+    error = ValueError(CANARY)
+
+    logging.getLogger("celery.worker.request").error("Task handler raised error: %r", error)
+    logging.getLogger("inbox.tasks").warning(error)
+
+    text = console.getvalue()
+    assert "Task handler raised error: builtins.ValueError\n" in text
+    assert "WARNING inbox.tasks builtins.ValueError\n" in text
+    assert CANARY not in text
+
+
+def test_console_log_ignores_traceback_text_another_formatter_cached(
+    console: io.StringIO,
+) -> None:
+    try:
+        raise ValueError(CANARY)
+    except ValueError as exc:
+        record = logging.LogRecord(
+            "inbox", logging.ERROR, __file__, 1, "failed", (), (ValueError, exc, exc.__traceback__)
+        )
+    logging.Formatter().format(record)  # caches the full traceback in record.exc_text
+    assert record.exc_text is not None
+    assert CANARY in record.exc_text
+
+    logging.getLogger("inbox").handle(record)
+
+    assert "error=builtins.ValueError (message withheld)" in console.getvalue()
+    assert CANARY not in console.getvalue()
+
+
+def test_celery_task_failure_log_has_class_but_no_message(
+    console: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def sweep(**kwargs: object) -> None:
+        _raise_row_conflict()
+
+    monkeypatch.setattr(pipeline, "sweep", sweep)
+
+    result = tasks.sweep.apply()
+
+    text = console.getvalue()
+    assert result.failed()
+    assert "raised unexpected: django.db.utils.IntegrityError\n" in text
+    assert "error=builtins.KeyError (message withheld)" in text
+    assert "error=django.db.utils.IntegrityError (message withheld)" in text
+    assert CANARY not in text
+
+
+@pytest.mark.parametrize(
+    ("exc", "logged"),
+    [
+        (f"Retry in 5s: ValueError('{CANARY}')", "Retry in 5s: ValueError"),
+        (
+            f"Retry at 2026-03-01 10:00:00.5+00:00: RateLimited('{CANARY}')",
+            "Retry at 2026-03-01 10:00:00.5+00:00: RateLimited",
+        ),
+        ("Retry in 5s", "Retry in 5s"),
+        (f"Reject('{CANARY}', False)", "Reject"),
+        (CANARY, "[withheld]"),
+    ],
+)
+def test_celery_trace_log_without_traceback_keeps_only_exception_class(
+    console: io.StringIO, exc: str, logged: str
+) -> None:
+    """Celery's retry and expected-failure lines carry ``repr(exc)`` in the message itself."""
+    context = {"name": "inbox.perform_action", "id": "t-1", "exc": exc, "args": "(7,)"}
+
+    logging.getLogger("celery.app.trace").warning(
+        "Task %(name)s[%(id)s] retry: %(exc)s", context, extra={"data": context}
+    )
+
+    assert f"Task inbox.perform_action[t-1] retry: {logged}\n" in console.getvalue()
+    assert CANARY not in console.getvalue()
