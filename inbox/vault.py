@@ -367,7 +367,19 @@ def reveal(
     A blob that fails to decrypt comes back as None (shown as unavailable) and is counted in
     the event; it never raises into a page.
     """
-    results: list[str | None] = []
+    plain = reveal_bytes(owner, items, actor=actor, purpose=purpose)
+    return [None if p is None else p.decode("utf-8", "surrogatepass") for p in plain]
+
+
+def reveal_bytes(
+    owner: Owner,
+    items: Sequence[Sealed],
+    *,
+    actor: audit.Actor,
+    purpose: str,
+) -> list[bytes | None]:
+    """``reveal`` for raw bytes (a kept webhook body, which need not be text). Audited alike."""
+    results: list[bytes | None] = []
     failures = 0
     try:
         dek: bytes | None = _dek(owner)
@@ -382,8 +394,7 @@ def reveal(
             results.append(None)
             continue
         try:
-            plain = _open(dek, bytes(item.blob), field_aad(owner, item.obj, item.field))
-            results.append(plain.decode("utf-8", "surrogatepass"))
+            results.append(_open(dek, bytes(item.blob), field_aad(owner, item.obj, item.field)))
         except DecryptionError:
             failures += 1
             results.append(None)

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from channels_bridge import webhooks as bridge_webhooks
@@ -295,13 +297,12 @@ def _digits(value: str) -> str:
     return re.sub(r"\D", "", value)
 
 
-def body_mentions(body: bytes, subject: Subject) -> bool:
-    """Whether a raw body names the subject: their platform id, handle, e-mail or phone.
+def _mention_test(subject: Subject) -> Callable[[str], bool]:
+    """The test of one string for the subject: platform id, handle, e-mail or phone.
 
-    Ids match as whole numbers or tokens, the others case-insensitively anywhere in a string
-    (escaped JSON is decoded first), so a message that quotes an e-mail address counts.
+    Ids match as whole numbers or tokens, the others case-insensitively anywhere in a string,
+    so a message that quotes an e-mail address counts.
     """
-    strings = _body_strings(body)
     author_id = subject.author_id.strip()
     handle = vault.normalise_for_index("handle", subject.handle) if subject.handle else ""
     email = subject.email.strip().casefold()
@@ -310,7 +311,8 @@ def body_mentions(body: bytes, subject: Subject) -> bool:
     handle_pattern = (
         re.compile(rf"(?<![\w]){re.escape(handle)}(?![\w])", re.IGNORECASE) if handle else None
     )
-    for value in strings:
+
+    def names_subject(value: str) -> bool:
         folded = value.casefold()
         if id_pattern is not None and id_pattern.search(value):
             return True
@@ -318,25 +320,40 @@ def body_mentions(body: bytes, subject: Subject) -> bool:
             return True
         if email and email in folded:
             return True
-        if len(phone) >= 7 and phone in _digits(value):
-            return True
-    return False
+        return len(phone) >= 7 and phone in _digits(value)
+
+    return names_subject
 
 
-def erase_subject_envelopes(*, subject: Subject) -> int:
-    """Delete every kept body that names ``subject``. Run inside the erasing transaction.
+def body_mentions(body: bytes, subject: Subject) -> bool:
+    """Whether a raw body names the subject: their platform id, handle, e-mail or phone.
 
-    Bodies are opaque, so each one still held (at most a week's worth of quarantined
-    deliveries) is decrypted in memory and searched; none is shown or logged. A body whose key
-    is gone is unreadable by anyone and is left to ``purge_expired``.
+    Every string, number and key is tested (escaped JSON is decoded first).
     """
-    if subject.is_empty:
-        return 0
+    names_subject = _mention_test(subject)
+    return any(names_subject(value) for value in _body_strings(body))
+
+
+def _held_envelopes(subject: Subject) -> QuerySet[InboundEnvelope]:
+    """The envelopes that still hold a body and could name ``subject``."""
     held = InboundEnvelope.objects.filter(body_ciphertext__isnull=False).select_related("channel")
     if subject.platform and not (subject.email or subject.phone):
         held = held.filter(channel__platform=subject.platform)
-    doomed: list[int] = []
-    for envelope in held.order_by("pk").iterator(chunk_size=100):
+    return held.order_by("received_at", "pk")
+
+
+def find_subject_envelopes(*, subject: Subject) -> list[InboundEnvelope]:
+    """Every kept body that names ``subject``, oldest first (for erasure and the export).
+
+    Bodies are opaque, so each one still held (at most a week's worth of quarantined
+    deliveries) is decrypted in memory and searched, unaudited like the pipeline's own reads;
+    none is shown or logged here. A body whose key is gone is unreadable by anyone and is left
+    to ``purge_expired``.
+    """
+    if subject.is_empty:
+        return []
+    found: list[InboundEnvelope] = []
+    for envelope in _held_envelopes(subject).iterator(chunk_size=100):
         try:
             body = vault.decrypt_bytes(
                 envelope.channel, envelope, BODY_FIELD, envelope.body_ciphertext
@@ -344,7 +361,102 @@ def erase_subject_envelopes(*, subject: Subject) -> int:
         except vault.DecryptionError:
             continue
         if body is not None and body_mentions(body, subject):
-            doomed.append(envelope.pk)
+            found.append(envelope)
+    return found
+
+
+# A real platform delivery nests a dozen levels; anything deeper is shown as text.
+MAX_PART_DEPTH = 64
+Json = dict[str, "Json"] | list["Json"] | str | int | float | bool | None
+
+
+class PartFormat:
+    JSON = "json"
+    TEXT = "text"
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectParts:
+    """What of one kept body concerns the subject, for their export (GDPR Art. 15).
+
+    ``content`` is the JSON body with the entries that do not name them left out (``withheld``
+    counts those), or the body as text when it is not JSON.
+    """
+
+    content: Json
+    format: str
+    withheld: int
+
+
+class _TooDeep(Exception):
+    pass
+
+
+def _clean(value: str) -> str:
+    # NUL dropped, lone surrogates replaced: the export is written as UTF-8.
+    return value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
+def _prune(node: Json, names_subject: Callable[[str], bool], depth: int) -> tuple[Json, bool, int]:
+    """(the node with other people's entries left out, whether it names the subject, withheld).
+
+    An entry is an object or array inside an array. Where some entries of an array name the
+    subject and others don't (a batch of deliveries), the others are left out; an array none
+    of whose entries name them belongs to its enclosing entry (attachments, tags) and stays.
+    """
+    if depth > MAX_PART_DEPTH:
+        raise _TooDeep
+    if isinstance(node, dict):
+        kept: dict[str, Json] = {}
+        named, withheld = False, 0
+        for key, value in node.items():
+            part, part_named, part_withheld = _prune(value, names_subject, depth + 1)
+            kept[_clean(key)] = part
+            named = named or part_named or names_subject(key)
+            withheld += part_withheld
+        return kept, named, withheld
+    if isinstance(node, list):
+        parts = [_prune(value, names_subject, depth + 1) for value in node]
+        entries = [isinstance(value, dict | list) for value in node]
+        batch = any(part[1] for part, entry in zip(parts, entries, strict=True) if entry)
+        out: list[Json] = []
+        named, withheld = False, 0
+        for entry, (part, part_named, part_withheld) in zip(entries, parts, strict=True):
+            if batch and entry and not part_named:
+                withheld += 1
+                continue
+            out.append(part)
+            named = named or part_named
+            withheld += part_withheld
+        return out, named, withheld
+    if isinstance(node, str):
+        return _clean(node), names_subject(node), 0
+    if isinstance(node, float) and not math.isfinite(node):
+        # JSON has no NaN or Infinity: keep the value readable, as the body wrote it.
+        return str(node), False, 0
+    if isinstance(node, int | float) and not isinstance(node, bool):
+        return node, names_subject(str(node)), 0
+    return node, False, 0
+
+
+def subject_parts(body: bytes, subject: Subject) -> SubjectParts:
+    """The parts of a kept body that concern ``subject`` (found by ``find_subject_envelopes``).
+
+    Uses the same matching as erasure (``_mention_test``). A body that is not JSON, or nests
+    deeper than any platform does, cannot be split into entries and is returned whole as text.
+    """
+    names_subject = _mention_test(subject)
+    try:
+        document = json.loads(body)
+        content, _, withheld = _prune(document, names_subject, 0)
+    except (ValueError, RecursionError, _TooDeep):
+        return SubjectParts(_clean(body.decode("utf-8", "replace")), PartFormat.TEXT, 0)
+    return SubjectParts(content, PartFormat.JSON, withheld)
+
+
+def erase_subject_envelopes(*, subject: Subject) -> int:
+    """Delete every kept body that names ``subject``. Run inside the erasing transaction."""
+    doomed = [envelope.pk for envelope in find_subject_envelopes(subject=subject)]
     if doomed:
         InboundEnvelope.objects.filter(pk__in=doomed).delete()
         logger.info("envelopes erased for subject count=%s", len(doomed))

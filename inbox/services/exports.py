@@ -1,10 +1,11 @@
 """Subject access and portability exports (GDPR Art. 15 and 20).
 
 An export is a ZIP of ``export.json`` (machine-readable) and ``export.html`` (readable), with the
-Art. 15 information (purposes, recipients, retention, source) per channel. Every decryption goes
-through ``vault.reveal`` and is audited. The archive is sealed under a key derived from a
-one-time download code that only the requester sees; the code is stored as a peppered hash, is
-single use and expires.
+Art. 15 information (purposes, recipients, retention, source) per channel, and the parts of kept
+webhook bodies (``InboundEnvelope``) that name the person. Every decryption goes through
+``vault.reveal`` (``reveal_bytes`` for bodies) and is audited. The archive is sealed under a key
+derived from a one-time download code that only the requester sees; the code is stored as a
+peppered hash, is single use and expires.
 """
 
 from __future__ import annotations
@@ -23,10 +24,14 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from inbox import audit, vault
 from inbox.exceptions import LinkExpired
 from inbox.models import (
+    ChannelPolicy,
+    EnvelopeReason,
+    InboundEnvelope,
     InboundMessage,
     Message,
     MessageKind,
@@ -36,7 +41,10 @@ from inbox.models import (
     SubjectExport,
     Ticket,
 )
+from inbox.models.envelopes import ENVELOPE_MAX_AGE_DAYS
+from inbox.services.envelopes import BODY_FIELD, find_subject_envelopes, subject_parts
 from inbox.services.records import channel_processing
+from inbox.services.retention import effective_retention_days
 from inbox.services.subjects import Subject, SubjectMatch, find_subject, subject_messages
 
 logger = logging.getLogger(__name__)
@@ -44,6 +52,18 @@ logger = logging.getLogger(__name__)
 EXPORT_TTL = timedelta(hours=24)
 EXPORT_FORMAT = "haven.subject_export/1"
 PURPOSE = "subject_export"
+
+
+def _reason_words(reason: str) -> str:
+    """Why a delivery was kept (``InboundEnvelope.reason``), in words for the person."""
+    if reason == EnvelopeReason.NOT_JSON:
+        return _("It was not in the platform's data format (not JSON).")
+    if reason == EnvelopeReason.MALFORMED:
+        return _(
+            "Its content had a shape Haven could not read, or a time outside the accepted window."
+        )
+    return reason
+
 
 _DIRECTION = {
     MessageKind.INBOUND: "from_you",
@@ -122,14 +142,61 @@ def _inbound_section(rows: list[InboundMessage], actor: audit.Actor) -> list[dic
     return out
 
 
+def _envelope_section(
+    envelopes: list[InboundEnvelope], subject: Subject, actor: audit.Actor
+) -> list[dict[str, Any]]:
+    """The kept webhook bodies that name the subject: only the entries that name them.
+
+    Decrypts through ``vault.reveal_bytes`` (one audit event per channel, ids only).
+    """
+    by_channel: dict[int, list[InboundEnvelope]] = {}
+    for envelope in envelopes:
+        by_channel.setdefault(envelope.channel_id, []).append(envelope)
+    bodies: dict[int, bytes | None] = {}
+    keep_days: dict[int, int] = {}
+    for channel_id, group in by_channel.items():
+        channel = group[0].channel
+        sealed = [vault.Sealed(e, BODY_FIELD, e.body_ciphertext) for e in group]
+        plain = vault.reveal_bytes(channel, sealed, actor=actor, purpose=PURPOSE)
+        bodies.update((e.pk, body) for e, body in zip(group, plain, strict=True))
+        policy = ChannelPolicy.objects.filter(channel_id=channel_id).first()
+        days = effective_retention_days(policy) if policy else ENVELOPE_MAX_AGE_DAYS
+        keep_days[channel_id] = min(days, ENVELOPE_MAX_AGE_DAYS)
+    out: list[dict[str, Any]] = []
+    for envelope in envelopes:
+        body = bodies[envelope.pk]
+        parts = subject_parts(body, subject) if body is not None else None
+        deleted_after = envelope.received_at + timedelta(days=keep_days[envelope.channel_id])
+        out.append(
+            {
+                "id": str(envelope.public_id),
+                "channel": envelope.channel.public_id.hex,
+                "channel_name": envelope.channel.name,
+                "platform": envelope.channel.platform,
+                "received_at": envelope.received_at.isoformat(),
+                "reason": envelope.reason,
+                "reason_text": _reason_words(envelope.reason),
+                "deleted_after": deleted_after.isoformat(),
+                # "json": the body with other people's entries left out; "text": not JSON,
+                # shown whole; None: it could not be decrypted any more.
+                "content_format": parts.format if parts else None,
+                "content": parts.content if parts else None,
+                "withheld_entries": parts.withheld if parts else 0,
+            }
+        )
+    return out
+
+
 def build_export(*, subject: Subject, match: SubjectMatch, actor: audit.Actor) -> dict[str, Any]:
     """The export document. Decrypts through ``vault.reveal`` (one audit event per owner)."""
     owned = {t.pk for t in match.owned}
     conversations = [
         _ticket_section(t, subject, match, owned=t.pk in owned, actor=actor) for t in match.tickets
     ]
+    envelopes = find_subject_envelopes(subject=subject)
     channels = {t.channel for t in match.tickets if t.channel is not None}
     channels |= {row.channel for row in match.inbound}
+    channels |= {envelope.channel for envelope in envelopes}
     return {
         "format": EXPORT_FORMAT,
         "generated_at": timezone.now().isoformat(),
@@ -147,6 +214,7 @@ def build_export(*, subject: Subject, match: SubjectMatch, actor: audit.Actor) -
         "processing": [channel_processing(c) for c in sorted(channels, key=lambda c: c.pk)],
         "conversations": conversations,
         "platform_items": _inbound_section(match.inbound, actor),
+        "kept_webhook_deliveries": _envelope_section(envelopes, subject, actor),
         "your_rights": [
             "rectification (Art. 16)",
             "erasure (Art. 17)",
@@ -158,9 +226,20 @@ def build_export(*, subject: Subject, match: SubjectMatch, actor: audit.Actor) -
     }
 
 
+def _content_text(delivery: dict[str, Any]) -> str:
+    """A kept delivery's content as readable text (the HTML escapes it like any text)."""
+    content = delivery["content"]
+    if delivery["content_format"] == "json":
+        return json.dumps(content, indent=2, ensure_ascii=False)
+    return content if isinstance(content, str) else ""
+
+
 def render_archive(document: dict[str, Any]) -> bytes:
     """ZIP the JSON and the HTML rendering (autoescaped: customer text is data)."""
-    html = render_to_string("dpo/export_document.html", {"doc": document})
+    deliveries = [
+        {**d, "content_text": _content_text(d)} for d in document["kept_webhook_deliveries"]
+    ]
+    html = render_to_string("dpo/export_document.html", {"doc": document, "deliveries": deliveries})
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("export.json", json.dumps(document, indent=2, ensure_ascii=False))
@@ -179,6 +258,7 @@ class IssuedExport:
     expires_at: datetime
     tickets: int
     messages: int
+    envelopes: int = 0
 
 
 @transaction.atomic
@@ -200,6 +280,7 @@ def export_subject(
         expires_at=expires_at,
     )
     count = sum(len(c["messages"]) for c in document["conversations"])
+    envelope_ids = [d["id"] for d in document["kept_webhook_deliveries"]]
     export = SubjectExport.objects.create(
         secret=secret,
         requested_by=requested_by,  # type: ignore[misc]  # the configured user model
@@ -219,11 +300,17 @@ def export_subject(
             "tickets": [str(i) for i in match.ticket_public_ids],
             "messages": count,
             "inbound": len(match.inbound),
+            "envelopes": envelope_ids,
             "expires_at": expires_at.isoformat(),
         },
     )
-    logger.info("subject export created export=%s tickets=%s", export.pk, len(match.tickets))
-    return IssuedExport(export, code, expires_at, len(match.tickets), count)
+    logger.info(
+        "subject export created export=%s tickets=%s envelopes=%s",
+        export.pk,
+        len(match.tickets),
+        len(envelope_ids),
+    )
+    return IssuedExport(export, code, expires_at, len(match.tickets), count, len(envelope_ids))
 
 
 @transaction.atomic

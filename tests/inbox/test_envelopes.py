@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import time
+import zipfile
 from datetime import datetime, timedelta
 from io import StringIO
 
@@ -15,7 +18,7 @@ from django.db import OperationalError, connection
 from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -24,6 +27,7 @@ from channels_bridge import signatures
 from channels_bridge.errors import MalformedPayload
 from channels_bridge.simulator import RunningSimulator
 from inbox import audit, vault
+from inbox.dpo import STEP_UP_KEY
 from inbox.models import (
     AuditEvent,
     Channel,
@@ -446,6 +450,233 @@ def test_erase_subject_deletes_envelopes_naming_their_platform_id(team: Team) ->
 
     assert list(InboundEnvelope.objects.values_list("pk", flat=True)) == [other.pk]
     assert theirs.pk != other.pk
+
+
+# --- subject export (GDPR Art. 15) -----------------------------------------------------------
+
+OTHER_ID = "2400000000000099"
+OTHER_TEXT = "Otto Anders writes: otto.anders@example.org"
+
+
+def _export_archive(subject: gdpr.Subject) -> tuple[dict[str, object], str]:
+    actor = audit.Actor.system("test")
+    issued = gdpr.export_subject(subject=subject, requested_by=None, actor=actor)
+    archive = gdpr.download_export(
+        export_ref=str(issued.export.public_id), code=issued.code, actor=actor
+    )
+    html = zipfile.ZipFile(io.BytesIO(archive)).read("export.html").decode()
+    return gdpr.open_archive(archive), html
+
+
+def _deliveries(document: dict[str, object]) -> list[dict[str, object]]:
+    deliveries = document["kept_webhook_deliveries"]
+    assert isinstance(deliveries, list)
+    return deliveries
+
+
+def _comment(author_id: str, name: str, text: str) -> dict[str, object]:
+    return {
+        "field": "feed",
+        "value": {"item": "comment", "from": {"id": author_id, "name": name}, "message": text},
+    }
+
+
+def _batch_body() -> bytes:
+    # Two people's comments in one delivery whose shape the parser refuses (``time`` missing).
+    changes = [_comment(AUTHOR_ID, "Jana Beispiel", CANARY), _comment(OTHER_ID, "Otto", OTHER_TEXT)]
+    return json.dumps({"object": "page", "entry": [{"id": "1", "changes": changes}]}).encode()
+
+
+def test_export_subject_includes_kept_envelope_naming_them(channel: Channel) -> None:
+    envelope = _envelope(channel, f"please write to {CANARY.upper()}")
+
+    document, html = _export_archive(gdpr.Subject(email=CANARY))
+
+    (delivery,) = _deliveries(document)
+    received = InboundEnvelope.objects.get(pk=envelope.pk).received_at
+    assert delivery["id"] == str(envelope.public_id)
+    assert (delivery["channel"], delivery["channel_name"], delivery["platform"]) == (
+        channel.public_id.hex,
+        channel.name,
+        channel.platform,
+    )
+    assert delivery["received_at"] == received.isoformat()
+    assert delivery["reason"] == "malformed"
+    assert "could not read" in str(delivery["reason_text"])
+    assert delivery["deleted_after"] == (received + timedelta(days=7)).isoformat()
+    assert delivery["content_format"] == "json"
+    assert delivery["content"] == json.loads(_malformed_body(f"please write to {CANARY.upper()}"))
+    assert f"please write to {CANARY.upper()}" in html
+    assert channel.public_id.hex in {p["channel"] for p in document["processing"]}  # type: ignore[attr-defined]
+
+
+def test_export_subject_leaves_out_envelopes_naming_someone_else(channel: Channel) -> None:
+    _envelope(channel, f"from {CANARY}")
+    _envelope(channel, OTHER_TEXT)
+
+    document, html = _export_archive(gdpr.Subject(email=CANARY))
+
+    assert len(_deliveries(document)) == 1
+    assert "otto.anders" not in json.dumps(document)
+    assert "otto.anders" not in html
+
+
+def test_export_subject_without_kept_envelopes_has_no_section(channel: Channel) -> None:
+    _envelope(channel, OTHER_TEXT)
+
+    document, html = _export_archive(gdpr.Subject(email=CANARY))
+
+    assert _deliveries(document) == []
+    assert "Platform deliveries we kept" not in html
+
+
+def test_export_subject_keeps_only_the_batch_entries_that_name_them(team: Team) -> None:
+    channel = factories.make_channel(team=team, platform="facebook")
+    envelopes.quarantine_body(channel=channel, body=_batch_body(), reason="malformed")
+
+    document, html = _export_archive(gdpr.Subject(platform="facebook", author_id=AUTHOR_ID))
+
+    (delivery,) = _deliveries(document)
+    assert delivery["content"] == {
+        "object": "page",
+        "entry": [{"id": "1", "changes": [_comment(AUTHOR_ID, "Jana Beispiel", CANARY)]}],
+    }
+    assert delivery["withheld_entries"] == 1
+    assert CANARY in html
+    assert OTHER_ID not in json.dumps(document) + html
+    assert "otto.anders" not in json.dumps(document) + html
+
+
+def test_subject_parts_keep_an_array_inside_their_entry_whole() -> None:
+    entry = {"from": {"id": AUTHOR_ID}, "attachments": [{"type": "photo"}, {"type": "video"}]}
+    body = json.dumps({"entry": [entry, {"from": {"id": OTHER_ID}}]}).encode()
+
+    parts = envelopes.subject_parts(body, gdpr.Subject(platform="x", author_id=AUTHOR_ID))
+
+    assert parts.content == {"entry": [entry]}
+    assert parts.withheld == 1
+
+
+def test_export_subject_shows_a_body_that_is_not_json_as_text(channel: Channel) -> None:
+    body = f"name={CANARY}&note=<b>hi</b>".encode()
+    envelopes.quarantine_body(channel=channel, body=body, reason="not_json")
+
+    document, _ = _export_archive(gdpr.Subject(email=CANARY))
+
+    (delivery,) = _deliveries(document)
+    assert (delivery["content_format"], delivery["content"]) == ("text", body.decode())
+    assert "not JSON" in str(delivery["reason_text"])
+
+
+def test_subject_parts_show_a_body_nested_deeper_than_a_platform_as_text() -> None:
+    body = ("[" * 100 + json.dumps(CANARY) + "]" * 100).encode()
+
+    parts = envelopes.subject_parts(body, gdpr.Subject(email=CANARY))
+
+    assert (parts.format, parts.content) == ("text", body.decode())
+
+
+def test_export_subject_says_when_a_kept_envelope_is_deleted_under_a_shorter_retention(
+    channel: Channel,
+) -> None:
+    ChannelPolicy.objects.filter(channel=channel).update(retention_days=2)
+    envelope = _envelope(channel)
+
+    document, _ = _export_archive(gdpr.Subject(email=CANARY))
+
+    received = InboundEnvelope.objects.get(pk=envelope.pk).received_at
+    assert _deliveries(document)[0]["deleted_after"] == (received + timedelta(days=2)).isoformat()
+
+
+def test_export_html_escapes_kept_envelope_bodies(team: Team) -> None:
+    channel = factories.make_channel(team=team, name='<i>Acme</i> "x"')
+    _envelope(channel, f"<script>alert(1)</script> {CANARY}")
+    # Not JSON, so shown verbatim: nothing but HTML escaping stands between it and the page.
+    hostile = f'" onmouseover="alert(2)" \'><img src=x onerror=alert(3)> {CANARY}'
+    envelopes.quarantine_body(channel=channel, body=hostile.encode(), reason="not_json")
+
+    _, html = _export_archive(gdpr.Subject(email=CANARY))
+
+    assert "<script>" not in html
+    assert '" onmouseover="' not in html
+    assert "<img" not in html
+    assert "<i>Acme" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert (
+        "&quot; onmouseover=&quot;alert(2)&quot; &#x27;&gt;&lt;img src=x onerror=alert(3)&gt;"
+        in html
+    )
+    assert "&lt;i&gt;Acme&lt;/i&gt; &quot;x&quot;" in html
+
+
+def test_export_html_translates_the_kept_deliveries_section(channel: Channel) -> None:
+    _envelope(channel)
+
+    with translation.override("de"):
+        issued = gdpr.export_subject(
+            subject=gdpr.Subject(email=CANARY), requested_by=None, actor=audit.Actor.system("t")
+        )
+    archive = gdpr.download_export(
+        export_ref=str(issued.export.public_id), code=issued.code, actor=audit.Actor.system("t")
+    )
+
+    html = zipfile.ZipFile(io.BytesIO(archive)).read("export.html").decode()
+    assert "Plattform-Zustellungen, die wir aufbewahrt haben" in html
+    assert "Platform deliveries we kept" not in html
+
+
+def test_export_of_kept_envelopes_is_audited_with_ids_only(channel: Channel) -> None:
+    envelope = _envelope(channel)
+
+    issued = gdpr.export_subject(
+        subject=gdpr.Subject(email=CANARY), requested_by=None, actor=audit.Actor.system("t")
+    )
+
+    assert issued.envelopes == 1
+    event = AuditEvent.objects.get(action="subject.export")
+    assert event.data["envelopes"] == [str(envelope.public_id)]
+    read = AuditEvent.objects.get(action="decrypt", purpose="subject_export")
+    assert (read.object_type, read.object_id) == ("channel", str(channel.public_id))
+    assert read.data["objects"] == [f"inboundenvelope:{envelope.pk}"]
+    stored = json.dumps(list(AuditEvent.objects.values_list("data", flat=True)))
+    assert "canary" not in stored
+
+
+def test_export_of_kept_envelopes_logs_nothing_of_the_body(
+    channel: Channel, caplog: pytest.LogCaptureFixture
+) -> None:
+    _envelope(channel, f"{CANARY} Jana Beispiel")
+    caplog.set_level(logging.DEBUG)
+
+    _export_archive(gdpr.Subject(email=CANARY))
+
+    assert "envelopes=1" in caplog.text
+    assert "canary" not in caplog.text.casefold()
+    assert "Jana Beispiel" not in caplog.text
+
+
+def test_export_subject_command_counts_kept_envelopes(channel: Channel) -> None:
+    _envelope(channel)
+    out = StringIO()
+
+    call_command("export_subject", "--email", CANARY, stdout=out)
+
+    assert "1 kept webhook deliveries" in out.getvalue()
+    assert "canary" not in out.getvalue()
+
+
+def test_dpo_export_page_counts_kept_envelopes(client: Client, channel: Channel) -> None:
+    _verified_login(client, factories.UserFactory(is_staff=True))
+    session = client.session
+    session[STEP_UP_KEY] = time.time()
+    session.save()
+    _envelope(channel)
+
+    response = client.post(reverse("dpo:export"), {"email": CANARY})
+
+    assert response.status_code == 200
+    assert "1 kept platform delivery that names the person." in response.content.decode()
+    assert "canary" not in response.content.decode()
 
 
 # --- admin pages -----------------------------------------------------------------------------

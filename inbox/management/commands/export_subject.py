@@ -39,7 +39,7 @@ class Command(BaseCommand):
         issued = gdpr.export_subject(subject=subject, requested_by=user, actor=actor)
         self.stdout.write(
             f"export {issued.export.public_id}: {issued.tickets} conversations, "
-            f"{issued.messages} messages"
+            f"{issued.messages} messages, {issued.envelopes} kept webhook deliveries"
         )
         if options["out"]:
             archive = gdpr.download_export(
