@@ -12,6 +12,7 @@ import uuid
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 # Raw bodies are personal data in an unchecked shape: they live at most this many days, or the
 # channel's retention when that is shorter (SECURITY-DESIGN.md §2).
@@ -19,13 +20,13 @@ ENVELOPE_MAX_AGE_DAYS = 7
 
 
 class EnvelopeStatus(models.TextChoices):
-    QUARANTINED = "quarantined", "Quarantined (could not be read)"
-    REPROCESSED = "reprocessed", "Reprocessed"
+    QUARANTINED = "quarantined", _("Quarantined (could not be read)")
+    REPROCESSED = "reprocessed", _("Reprocessed")
 
 
 class EnvelopeReason(models.TextChoices):
-    NOT_JSON = "not_json", "Not JSON"
-    MALFORMED = "malformed", "Malformed, unknown shape or outside the time window"
+    NOT_JSON = "not_json", _("Not JSON")
+    MALFORMED = "malformed", _("Malformed, unknown shape or outside the time window")
 
 
 class InboundEnvelope(models.Model):

@@ -6,6 +6,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class SubjectExport(models.Model):
@@ -37,10 +38,10 @@ class SubjectExport(models.Model):
 
 
 class ReplyDeletionState(models.TextChoices):
-    PENDING = "pending", "Waiting"
-    IN_FLIGHT = "in_flight", "Deleting"
-    DONE = "done", "Deleted"
-    FAILED = "failed", "Not deleted"
+    PENDING = "pending", _("Waiting")
+    IN_FLIGHT = "in_flight", _("Deleting")
+    DONE = "done", _("Deleted")
+    FAILED = "failed", _("Not deleted")
 
 
 class ReplyDeletion(models.Model):

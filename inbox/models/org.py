@@ -7,11 +7,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Role(models.TextChoices):
-    AGENT = "agent", "Agent"
-    ADMIN = "admin", "Admin"
+    AGENT = "agent", _("Agent")
+    ADMIN = "admin", _("Admin")
 
 
 class Team(models.Model):

@@ -8,6 +8,7 @@ import uuid
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 DEFAULT_RETENTION_DAYS = 90
 # A shortened retention only takes effect after this many days (SECURITY-DESIGN.md §4).
@@ -20,28 +21,28 @@ class Platform(models.TextChoices):
 
 
 class ItemKind(models.TextChoices):
-    COMMENT = "comment", "Comment"
-    MENTION = "mention", "Mention"
-    REPLY = "reply", "Reply"
-    DM = "dm", "Direct message"
+    COMMENT = "comment", _("Comment")
+    MENTION = "mention", _("Mention")
+    REPLY = "reply", _("Reply")
+    DM = "dm", _("Direct message")
 
 
 class ChannelStatus(models.TextChoices):
-    DRAFT = "draft", "Draft (not switched on)"
-    ACTIVE = "active", "Active"
-    PAUSED = "paused", "Paused"
-    NEEDS_REAUTH = "needs_reauth", "Needs re-authorisation"
+    DRAFT = "draft", _("Draft (not switched on)")
+    ACTIVE = "active", _("Active")
+    PAUSED = "paused", _("Paused")
+    NEEDS_REAUTH = "needs_reauth", _("Needs re-authorisation")
 
 
 class PolicyMode(models.TextChoices):
-    REDIRECT_ON_PII = "redirect_on_pii", "Redirect when personal data is found"
-    REDIRECT_SUPPORT = "redirect_support", "Redirect every support message"
-    OBSERVE = "observe", "Observe only"
+    REDIRECT_ON_PII = "redirect_on_pii", _("Redirect when personal data is found")
+    REDIRECT_SUPPORT = "redirect_support", _("Redirect every support message")
+    OBSERVE = "observe", _("Observe only")
 
 
 class XReplyStyle(models.TextChoices):
-    ASK_DM = "ask_dm", "Ask the customer to DM us (no URL, cheaper)"
-    LINK = "link", "Reply with the secure link"
+    ASK_DM = "ask_dm", _("Ask the customer to DM us (no URL, cheaper)")
+    LINK = "link", _("Reply with the secure link")
 
 
 def _verify_token() -> str:
@@ -166,11 +167,11 @@ class ChannelKey(WrappedKey):
 
 
 class InboundStatus(models.TextChoices):
-    RECEIVED = "received", "Received"
-    PROCESSED = "processed", "Processed"
-    IGNORED = "ignored", "Ignored"
-    FAILED = "failed", "Failed (will retry)"
-    ERASED = "erased", "Erased"
+    RECEIVED = "received", _("Received")
+    PROCESSED = "processed", _("Processed")
+    IGNORED = "ignored", _("Ignored")
+    FAILED = "failed", _("Failed (will retry)")
+    ERASED = "erased", _("Erased")
 
 
 class InboundMessage(models.Model):

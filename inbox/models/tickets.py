@@ -8,6 +8,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from inbox.models.social import WrappedKey
 
@@ -21,10 +22,10 @@ def new_reference() -> str:
 
 
 class TicketStatus(models.TextChoices):
-    OPEN = "open", "Open"
-    PENDING = "pending", "Waiting for customer"
-    SOLVED = "solved", "Solved"
-    CLOSED = "closed", "Closed"
+    OPEN = "open", _("Open")
+    PENDING = "pending", _("Waiting for customer")
+    SOLVED = "solved", _("Solved")
+    CLOSED = "closed", _("Closed")
 
 
 class Ticket(models.Model):
@@ -105,17 +106,17 @@ class TicketKey(WrappedKey):
 
 
 class MessageKind(models.TextChoices):
-    INBOUND = "inbound", "From the customer"
-    OUTBOUND = "outbound", "To the customer"
-    NOTE = "note", "Internal note"
+    INBOUND = "inbound", _("From the customer")
+    OUTBOUND = "outbound", _("To the customer")
+    NOTE = "note", _("Internal note")
 
 
 class MessageSource(models.TextChoices):
-    SOCIAL = "social", "Imported from the social platform"
-    PORTAL = "portal", "Secure portal"
-    DROP = "drop", "Public drop box (unverified)"
-    AGENT = "agent", "Agent"
-    EMAIL = "email", "E-mail"
+    SOCIAL = "social", _("Imported from the social platform")
+    PORTAL = "portal", _("Secure portal")
+    DROP = "drop", _("Public drop box (unverified)")
+    AGENT = "agent", _("Agent")
+    EMAIL = "email", _("E-mail")
 
 
 class Message(models.Model):
@@ -155,18 +156,18 @@ class Message(models.Model):
 
 
 class OutboxKind(models.TextChoices):
-    PUBLIC_REPLY = "public_reply", "Public reply with the link"
-    HIDE = "hide", "Hide the original"
-    PRIVATE_MESSAGE = "private_message", "Private message with the secret link"
+    PUBLIC_REPLY = "public_reply", _("Public reply with the link")
+    HIDE = "hide", _("Hide the original")
+    PRIVATE_MESSAGE = "private_message", _("Private message with the secret link")
 
 
 class OutboxState(models.TextChoices):
-    PENDING = "pending", "Pending"
-    IN_FLIGHT = "in_flight", "In flight"
-    SENT = "sent", "Done"
-    FAILED = "failed", "Failed"
-    UNKNOWN = "unknown", "Unknown: check the platform"
-    CANCELLED = "cancelled", "Cancelled"
+    PENDING = "pending", _("Pending")
+    IN_FLIGHT = "in_flight", _("In flight")
+    SENT = "sent", _("Done")
+    FAILED = "failed", _("Failed")
+    UNKNOWN = "unknown", _("Unknown: check the platform")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 class OutboxAction(models.Model):
@@ -208,10 +209,10 @@ class OutboxAction(models.Model):
 
 
 class SecretKind(models.TextChoices):
-    DROP = "drop", "Public drop-box reference"
-    READ = "read", "Private read secret"
-    MAGIC = "magic", "E-mail magic link"
-    EXPORT = "export", "Export download"
+    DROP = "drop", _("Public drop-box reference")
+    READ = "read", _("Private read secret")
+    MAGIC = "magic", _("E-mail magic link")
+    EXPORT = "export", _("Export download")
 
 
 class PortalSecret(models.Model):

@@ -451,7 +451,7 @@ def list_deletions(*, erasure_id: uuid.UUID | None = None, limit: int = 200) -> 
             platform_label=d.channel.get_platform_display(),
             ticket_reference=references.get(d.ticket_public_id, "") if d.ticket_public_id else "",
             state=d.state,
-            state_label=labels.get(d.state, d.state),
+            state_label=str(labels.get(d.state, d.state)),
             reply_external_id=d.reply_external_id,
             attempts=d.attempts,
             reason=d.last_error_message,

@@ -1160,3 +1160,15 @@ def test_contact_reply_mails_the_contact_a_notice_without_text(
     assert [m.to for m in mail.outbox] == [[CONTACT_EMAIL]]
     assert "42 EUR" not in mail.outbox[0].subject + mail.outbox[0].body
     assert "/m/#t=" in mail.outbox[0].body
+
+
+def test_ticket_page_in_german_translates_the_models_labels(
+    logged_in: Client, ticket: Ticket
+) -> None:
+    add_message(ticket=ticket, kind=MessageKind.INBOUND, source=MessageSource.SOCIAL, body="Hallo")
+
+    html = logged_in.get(ticket.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="de").content.decode()
+
+    assert "Von der sozialen Plattform übernommen" in html  # MessageSource.SOCIAL
+    assert "Imported from the social platform" not in html
+    assert ">Offen<" in html  # TicketStatus.OPEN in the status menu
