@@ -213,7 +213,7 @@ def _claim(deletion_id: int) -> ReplyDeletion | None:
     return ReplyDeletion.objects.select_related("channel").get(pk=deletion_id)
 
 
-def _audit_outcome(deletion: ReplyDeletion, action: str, code: str) -> None:
+def _audit_outcome(deletion: ReplyDeletion, action: str, code: str, **extra: str) -> None:
     audit.record(
         actor=_AUDIT,
         action=action,
@@ -223,6 +223,7 @@ def _audit_outcome(deletion: ReplyDeletion, action: str, code: str) -> None:
             "erasure": str(deletion.erasure_id),
             "platform": deletion.channel.platform,
             "code": code,
+            **extra,
         },
     )
 
@@ -256,7 +257,9 @@ def _fail(deletion: ReplyDeletion, *, code: str, message: str) -> DeleteOutcome:
         last_error_code=code[:64],
         last_error_message=message[:300],
     )
-    _audit_outcome(deletion, "reply.delete_failed", code[:64])
+    # The id of Haven's own reply (no personal data, see docs/gdpr.md) stays in the audit log:
+    # the row is pruned after REPLY_DELETION_KEEP_DAYS, the post may still need deleting by hand.
+    _audit_outcome(deletion, "reply.delete_failed", code[:64], reply=deletion.reply_external_id)
     logger.warning(
         "reply deletion failed deletion=%s platform=%s code=%s",
         deletion.pk,
