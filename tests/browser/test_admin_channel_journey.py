@@ -21,10 +21,20 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from channels_bridge.simulator import RunningSimulator
-from inbox.models import AuditEvent, Channel, ChannelPolicy, ChannelStatus, OutboxAction, Role
-from inbox.services import pipeline
+from inbox.models import (
+    AuditEvent,
+    Channel,
+    ChannelPolicy,
+    ChannelStatus,
+    InboundMessage,
+    OutboxAction,
+    Role,
+    Team,
+)
+from inbox.services import envelopes, pipeline
 from tests import factories
 from tests.browser.conftest import ARTIFACTS, LAUNCH_ARGS, HavenLiveServerTestCase, chromium_path
+from tests.inbox.test_envelopes import _feed_body
 
 PASSWORD = "correct horse battery"
 MENTION = "@acme my order never arrived, write to jana.beispiel@example.org"
@@ -228,3 +238,27 @@ class AdminChannelJourney(HavenLiveServerTestCase):
         assert text.endswith(f"(ref {action.ticket.reference})")
         self.check_clean(page)
         self.check_clean(phone)
+
+    def test_admin_reprocesses_a_delivery_haven_could_not_read(self) -> None:
+        _admin, device = self.make_admin()
+        channel = factories.simulated_channel(
+            team=Team.objects.get(name="Support"), simulator=self.simulator, platform="facebook"
+        )
+        body = _feed_body(channel, f"{channel.external_account_id}_902", "Where is my order?")
+        off_loop(envelopes.quarantine_body, channel=channel, body=body, reason="malformed")
+        _context, page = self.new_page()
+        self.login(page, device)
+
+        page.goto(f"{self.live_server_url}/channels/{channel.public_id}/")
+        panel = page.locator("#envelopes")
+        assert "1 signed delivery is kept, encrypted" in panel.inner_text()
+        assert "Where is my order?" not in page.content()  # the body is never shown
+        self.shot(page, "admin-channel-envelopes")
+        panel.get_by_role("button", name="Reprocess").click()
+
+        expect(page.locator("#reprocess-result")).to_contain_text(
+            "Reprocessed 1, new messages 1, still unreadable 0."
+        )
+        assert "every signed delivery was read" in page.locator("#envelopes").inner_text()
+        assert InboundMessage.objects.filter(channel=channel).count() == 1
+        self.check_clean(page)
