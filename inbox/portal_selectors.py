@@ -297,7 +297,3 @@ def portal_thread(*, access: PortalAccess, after: uuid.UUID | None = None) -> li
 
 def message_visible(*, access: PortalAccess, message_ref: uuid.UUID) -> bool:
     return visible_messages(access).filter(public_id=message_ref).exists()
-
-
-def existing_message(*, ticket: Ticket, idempotency_key: str) -> Message | None:
-    return Message.objects.filter(ticket=ticket, idempotency_key=idempotency_key).first()

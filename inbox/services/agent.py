@@ -38,7 +38,6 @@ from inbox.models import (
     CannedReply,
     ChannelPolicy,
     ChannelStatus,
-    ContactMessage,
     InboundMessage,
     InboundStatus,
     ItemKind,
@@ -60,7 +59,7 @@ from inbox.models import (
 from inbox.services import portal
 from inbox.services import secrets as portal_secrets
 from inbox.services.connectors import connector_for, enqueue_on_commit, item_from_inbound
-from inbox.services.threads import add_message
+from inbox.services.threads import add_message_once
 
 logger = logging.getLogger(__name__)
 
@@ -110,13 +109,6 @@ def _submit_key(
     return "agent:" + vault.body_digest("agent-submit", scope.encode())[:48]
 
 
-def _submitted(ticket: Ticket, key: str | None) -> Message | None:
-    """The message an earlier submit with this stored key made, if any."""
-    if key is None:
-        return None
-    return Message.objects.filter(ticket=ticket, idempotency_key=key).first()
-
-
 def _add_agent_message(
     *,
     ticket: Ticket,
@@ -134,28 +126,15 @@ def _add_agent_message(
     key = _submit_key(
         client_key=idempotency_key, kind=kind, agent=agent, contact=contact, body=body
     )
-    existing = _submitted(ticket, key)
-    if existing is not None:
-        return existing, False
-    try:
-        with transaction.atomic():
-            message = add_message(
-                ticket=ticket,
-                kind=kind,
-                source=MessageSource.AGENT,
-                body=body,
-                author=agent,
-                idempotency_key=key,
-            )
-            if contact is not None:
-                ContactMessage.objects.create(message=message, contact=contact)
-    except IntegrityError:
-        # A concurrent submit with the same key won the race: its message is the one.
-        existing = _submitted(ticket, key)
-        if existing is None:
-            raise
-        return existing, False
-    return message, True
+    return add_message_once(
+        ticket=ticket,
+        kind=kind,
+        source=MessageSource.AGENT,
+        body=body,
+        author=agent,
+        idempotency_key=key,
+        contact=contact,
+    )
 
 
 @transaction.atomic

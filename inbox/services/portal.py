@@ -22,7 +22,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.cache import cache
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -56,7 +56,7 @@ from inbox.models import (
     Ticket,
 )
 from inbox.services import secrets as portal_secrets
-from inbox.services.threads import FindingMeta, add_message
+from inbox.services.threads import FindingMeta, add_message, add_message_once
 
 logger = logging.getLogger(__name__)
 
@@ -370,30 +370,18 @@ def _add_customer_message(
     if ticket.is_closed:
         raise TicketClosed(f"ticket {ticket.pk} is closed")
     body = _clean(body)
-    key = _key(idempotency_key)
-    if key is not None:
-        existing = portal_selectors.existing_message(ticket=ticket, idempotency_key=key)
-        if existing is not None:
-            return existing
-    try:
-        with transaction.atomic():
-            message = add_message(
-                ticket=ticket,
-                kind=MessageKind.INBOUND,
-                source=source,
-                body=body,
-                findings=_findings(body),
-                verified=verified,
-                idempotency_key=key,
-            )
-            if contact is not None:
-                ContactMessage.objects.create(message=message, contact=contact)
-    except IntegrityError:
-        # A concurrent double submit won the race: its message is the one.
-        existing = portal_selectors.existing_message(ticket=ticket, idempotency_key=key or "")
-        if existing is None:
-            raise
-        return existing
+    message, created = add_message_once(
+        ticket=ticket,
+        kind=MessageKind.INBOUND,
+        source=source,
+        body=body,
+        findings=_findings(body),
+        verified=verified,
+        idempotency_key=_key(idempotency_key),
+        contact=contact,
+    )
+    if not created:
+        return message
     logger.info(
         "customer message added ticket=%s message=%s source=%s", ticket.pk, message.pk, source
     )

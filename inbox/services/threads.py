@@ -8,15 +8,17 @@ from dataclasses import dataclass
 from typing import TypedDict
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from inbox import events, vault
 from inbox.models import (
     BlindIndex,
     Channel,
+    ContactMessage,
     Message,
     MessageKind,
+    PortalContact,
     Team,
     Ticket,
     TicketKey,
@@ -301,3 +303,55 @@ def add_message(
     ticket.save(update_fields=touch_ticket(ticket, kind=kind, body=body, findings=findings))
     message_created_on_commit(ticket, message)
     return message
+
+
+def _message_with_key(ticket: Ticket, idempotency_key: str) -> Message | None:
+    return Message.objects.filter(ticket=ticket, idempotency_key=idempotency_key).first()
+
+
+def add_message_once(
+    *,
+    ticket: Ticket,
+    kind: str,
+    source: str,
+    body: str,
+    idempotency_key: str | None,
+    contact: PortalContact | None = None,
+    author: AbstractBaseUser | None = None,
+    findings: Sequence[FindingMeta] = (),
+    verified: bool = False,
+) -> tuple[Message, bool]:
+    """``add_message`` once per idempotency key; returns the message and whether it is new.
+
+    A second call with the same key (double click, browser retry) gets the first message back
+    and changes nothing, also when the two race each other (the unique constraint decides, in
+    a savepoint). Without a key every call adds. With ``contact`` the message belongs to that
+    e-mail contact.
+    """
+    if idempotency_key is not None:
+        existing = _message_with_key(ticket, idempotency_key)
+        if existing is not None:
+            return existing, False
+    try:
+        with transaction.atomic():
+            message = add_message(
+                ticket=ticket,
+                kind=kind,
+                source=source,
+                body=body,
+                author=author,
+                findings=findings,
+                verified=verified,
+                idempotency_key=idempotency_key,
+            )
+            if contact is not None:
+                ContactMessage.objects.create(message=message, contact=contact)
+    except IntegrityError:
+        if idempotency_key is None:
+            raise
+        # A concurrent submit with the same key won the race: its message is the one.
+        existing = _message_with_key(ticket, idempotency_key)
+        if existing is None:
+            raise
+        return existing, False
+    return message, True

@@ -43,8 +43,7 @@ from inbox.models import (
     Ticket,
     TicketStatus,
 )
-from inbox.services import agent as agent_services
-from inbox.services import pipeline, portal, secrets
+from inbox.services import pipeline, portal, secrets, threads
 from inbox.services.agent import (
     DuplicateCannedReply,
     EmptyMessage,
@@ -93,14 +92,14 @@ def test_send_reply_same_key_when_concurrent_submit_won_returns_its_message(
     """The other submit commits between this one's look-up and its insert."""
     key = "race-key"
     first = services.send_reply(ticket=ticket, agent=agent, body="Once", idempotency_key=key)
-    real_lookup = agent_services._submitted
-    lookups: list[str | None] = []
+    real_lookup = threads._message_with_key
+    lookups: list[str] = []
 
-    def lookup_before_winner_committed(t: Ticket, stored_key: str | None) -> Message | None:
+    def lookup_before_winner_committed(t: Ticket, stored_key: str) -> Message | None:
         lookups.append(stored_key)
         return None if len(lookups) == 1 else real_lookup(t, stored_key)
 
-    monkeypatch.setattr(agent_services, "_submitted", lookup_before_winner_committed)
+    monkeypatch.setattr(threads, "_message_with_key", lookup_before_winner_committed)
 
     second = services.send_reply(ticket=ticket, agent=agent, body="Once", idempotency_key=key)
 
