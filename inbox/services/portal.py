@@ -185,19 +185,7 @@ def _exchange(*, session: SessionBase, kind: str, secret: str) -> Ticket:
         if contact.verified_at is None:
             contact.verified_at = timezone.now()
             contact.save(update_fields=["verified_at"])
-    grant = PortalGrant.objects.create(
-        ticket=ticket, contact=contact, expires_at=timezone.now() + SESSION_LIFETIME
-    )
-    _start_session(session, grant)
-    audit.record(
-        actor=audit.Actor.customer(ticket.public_id),
-        action="secret.exchange",
-        object_type="ticket",
-        object_id=ticket.public_id,
-        ticket_public_id=ticket.public_id,
-        data={"kind": kind, "grant": str(grant.public_id), "contact": contact is not None},
-    )
-    logger.info("portal secret exchanged ticket=%s kind=%s grant=%s", ticket.pk, kind, grant.pk)
+    _open_grant(session=session, ticket=ticket, contact=contact, kind=kind)
     return ticket
 
 
@@ -305,8 +293,16 @@ def finish_x_sign_in(*, session: SessionBase, state: str, code: str, error: str)
 
 @transaction.atomic
 def _grant_x_sign_in(*, session: SessionBase, ticket: Ticket) -> Ticket:
+    _open_grant(session=session, ticket=ticket, contact=None, kind=X_SIGN_IN_KIND)
+    return ticket
+
+
+def _open_grant(
+    *, session: SessionBase, ticket: Ticket, contact: PortalContact | None, kind: str
+) -> PortalGrant:
+    """Start a one-ticket portal session (the session key rotates), audited as an exchange."""
     grant = PortalGrant.objects.create(
-        ticket=ticket, contact=None, expires_at=timezone.now() + SESSION_LIFETIME
+        ticket=ticket, contact=contact, expires_at=timezone.now() + SESSION_LIFETIME
     )
     _start_session(session, grant)
     audit.record(
@@ -315,10 +311,10 @@ def _grant_x_sign_in(*, session: SessionBase, ticket: Ticket) -> Ticket:
         object_type="ticket",
         object_id=ticket.public_id,
         ticket_public_id=ticket.public_id,
-        data={"kind": X_SIGN_IN_KIND, "grant": str(grant.public_id), "contact": False},
+        data={"kind": kind, "grant": str(grant.public_id), "contact": contact is not None},
     )
-    logger.info("portal x sign-in exchanged ticket=%s grant=%s", ticket.pk, grant.pk)
-    return ticket
+    logger.info("portal secret exchanged ticket=%s kind=%s grant=%s", ticket.pk, kind, grant.pk)
+    return grant
 
 
 def _contact_for_magic(secret: PortalSecret) -> PortalContact | None:
