@@ -26,7 +26,7 @@ from channels_bridge.items import Item  # noqa: E402
 from channels_bridge.registry import get_connector  # noqa: E402
 from channels_bridge.x import XConnector  # noqa: E402
 
-SHARED = ROOT.parent / "shared" / "fixtures"
+SHARED = ROOT / "tests" / "channels_bridge" / "recorded"
 LOCAL = ROOT / "tests" / "channels_bridge" / "fixtures"
 WEBHOOK_PREFIXES = ("webhook_", "feed__", "messaging__", "mention__", "xaa_", "aaa_")
 

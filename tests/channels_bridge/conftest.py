@@ -18,7 +18,7 @@ from channels_bridge.simulator import RunningSimulator, default_credentials, sta
 from channels_bridge.x import XConnector
 from tests.channels_bridge.simulated import RewritingSession
 
-SHARED_FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
+RECORDED_FIXTURES = Path(__file__).resolve().parent / "recorded"
 LOCAL_FIXTURES = Path(__file__).resolve().parent / "fixtures"
 GRAPH = "https://graph.facebook.com/v26.0"
 XAPI = "https://api.twitter.com/2"
@@ -37,7 +37,7 @@ X_CREDENTIALS = {
 
 
 def fixture_path(platform: str, name: str) -> Path:
-    return SHARED_FIXTURES / platform / name
+    return RECORDED_FIXTURES / platform / name
 
 
 def load(platform: str, name: str) -> dict[str, object]:

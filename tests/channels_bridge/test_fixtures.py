@@ -1,4 +1,8 @@
-"""Every recorded payload in shared/fixtures goes through the parser that meets it in real life."""
+"""Every recorded payload goes through the parser that meets it in real life.
+
+The payloads are in tests/channels_bridge/recorded, a copy of the team's shared/fixtures (see
+its README), so a clone of this repository runs them on its own.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from channels_bridge.x import XConnector
 from tests.channels_bridge.conftest import (
     FB_CREDENTIALS,
     GRAPH,
-    SHARED_FIXTURES,
+    RECORDED_FIXTURES,
     X_CREDENTIALS,
     XAPI,
     load,
@@ -411,13 +415,13 @@ HANDLERS: dict[str, Check] = {
 
 ALL_FIXTURES = sorted(
     f"{path.parent.name}/{path.name}"
-    for path in SHARED_FIXTURES.glob("*/*.json")
+    for path in RECORDED_FIXTURES.glob("*/*.json")
     if not path.name.startswith("_")
 )
 
 
 def test_fixture_directory_is_fully_covered() -> None:
-    assert ALL_FIXTURES, "shared fixtures not found"
+    assert ALL_FIXTURES, "recorded fixtures not found"
     assert set(ALL_FIXTURES) == set(HANDLERS)
 
 

@@ -12,7 +12,7 @@ import requests
 from channels_bridge.simulator import RunningSimulator, default_credentials
 from channels_bridge.simulator.world import FB_PAGE_ID, SEED_TWEETS, X_BRAND_ID
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "recorded"
 FB = default_credentials("facebook")
 X = default_credentials("x")
 # Keys whose presence depends on position or content, not on the shape: paging links and

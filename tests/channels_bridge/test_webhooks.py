@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from channels_bridge.errors import MalformedPayload
 from channels_bridge.items import ItemAction, ItemKind
 from channels_bridge.webhooks import MAX_DEPTH, parse
-from tests.channels_bridge.conftest import LOCAL_FIXTURES, SHARED_FIXTURES, raw
+from tests.channels_bridge.conftest import LOCAL_FIXTURES, RECORDED_FIXTURES, raw
 
 # (platform, file, [(kind, action, from_self), ...])
 SYNTHETIC = [
@@ -164,7 +164,7 @@ def test_parse_malformed_body_raises_malformed_payload(platform: str, body: byte
 def _webhook_files() -> list[tuple[str, Path]]:
     files = [
         (path.parent.name, path)
-        for root in (SHARED_FIXTURES, LOCAL_FIXTURES)
+        for root in (RECORDED_FIXTURES, LOCAL_FIXTURES)
         for path in sorted(root.glob("*/*.json"))
         if path.name.startswith(("webhook_", "feed__", "messaging__", "mention__", "xaa_", "aaa_"))
     ]
