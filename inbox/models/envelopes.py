@@ -14,6 +14,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from inbox.models.fields import CiphertextField
+
 # Raw bodies are personal data in an unchecked shape: they live at most this many days, or the
 # channel's retention when that is shorter (SECURITY-DESIGN.md §2).
 ENVELOPE_MAX_AGE_DAYS = 7
@@ -47,7 +49,7 @@ class InboundEnvelope(models.Model):
     # stored once, and a guessed body cannot be confirmed from a database dump.
     body_digest = models.CharField(max_length=64)
     # Encrypted under the channel key, bound to this row and field; cleared once reprocessed.
-    body_ciphertext = models.BinaryField(null=True, editable=False)
+    body_ciphertext = CiphertextField(null=True, editable=False)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     reprocessed_at = models.DateTimeField(null=True, blank=True)

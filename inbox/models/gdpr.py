@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from inbox.models.fields import CiphertextField
+
 
 class SubjectExport(models.Model):
     """One export of everything about a data subject, sealed under a key only its link holds.
@@ -26,7 +28,7 @@ class SubjectExport(models.Model):
     # Ids only, so erasing one of these tickets also deletes the export that holds it.
     ticket_public_ids = models.JSONField(default=list, blank=True)
     message_count = models.PositiveIntegerField(default=0)
-    archive_ciphertext = models.BinaryField(null=True, editable=False)
+    archive_ciphertext = CiphertextField(null=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     downloaded_at = models.DateTimeField(null=True, blank=True)
 

@@ -7,6 +7,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from inbox.models.fields import CiphertextField
+
 
 class PortalContact(models.Model):
     """An e-mail address a magic link proved. It is not the social author: it sees only its own
@@ -17,7 +19,7 @@ class PortalContact(models.Model):
         "inbox.Ticket", on_delete=models.CASCADE, related_name="portal_contacts"
     )
     # The address, encrypted under the ticket key; its blind index finds it again.
-    email_ciphertext = models.BinaryField(null=True, editable=False)
+    email_ciphertext = CiphertextField(null=True, editable=False)
     email_digest = models.CharField(max_length=64)
     language = models.CharField(max_length=8, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

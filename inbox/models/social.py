@@ -10,6 +10,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from inbox.models.fields import CiphertextField
+
 DEFAULT_RETENTION_DAYS = 90
 # A shortened retention only takes effect after this many days (SECURITY-DESIGN.md §4).
 RETENTION_GRACE_DAYS = 7
@@ -61,7 +63,7 @@ class Channel(models.Model):
     status = models.CharField(
         max_length=16, choices=ChannelStatus.choices, default=ChannelStatus.DRAFT
     )
-    credentials_ciphertext = models.BinaryField(null=True, blank=True, editable=False)
+    credentials_ciphertext = CiphertextField(null=True, blank=True, editable=False)
     api_base_url = models.URLField(
         blank=True, help_text="Leave empty for the real platform; set for the simulator."
     )
@@ -148,7 +150,7 @@ class WrappedKey(models.Model):
     """A data key (DEK) wrapped by a master key; only ``inbox.vault`` reads these."""
 
     kid = models.CharField(max_length=32)
-    wrapped = models.BinaryField()
+    wrapped = CiphertextField()
     created_at = models.DateTimeField(auto_now_add=True)
     rewrapped_at = models.DateTimeField(null=True, blank=True)
 
@@ -192,9 +194,9 @@ class InboundMessage(models.Model):
     permalink = models.URLField(max_length=500, blank=True)
     from_self = models.BooleanField(default=False)
     # Encrypted under the channel key (AAD binds each to this row and field).
-    text_ciphertext = models.BinaryField(null=True, editable=False)
-    author_handle_ciphertext = models.BinaryField(null=True, editable=False)
-    author_name_ciphertext = models.BinaryField(null=True, editable=False)
+    text_ciphertext = CiphertextField(null=True, editable=False)
+    author_handle_ciphertext = CiphertextField(null=True, editable=False)
+    author_name_ciphertext = CiphertextField(null=True, editable=False)
 
     status = models.CharField(
         max_length=10, choices=InboundStatus.choices, default=InboundStatus.RECEIVED

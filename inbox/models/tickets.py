@@ -10,6 +10,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from inbox.models.fields import CiphertextField
 from inbox.models.social import WrappedKey
 
 # Crockford's base32 without I, L, O, U: easy to read aloud, no look-alikes.
@@ -51,11 +52,11 @@ class Ticket(models.Model):
     # handle and display name are personal data and encrypted.
     author_external_id = models.CharField(max_length=128, blank=True)
     conversation_external_id = models.CharField(max_length=128, blank=True)
-    customer_handle_ciphertext = models.BinaryField(null=True, editable=False)
-    customer_name_ciphertext = models.BinaryField(null=True, editable=False)
+    customer_handle_ciphertext = CiphertextField(null=True, editable=False)
+    customer_name_ciphertext = CiphertextField(null=True, editable=False)
     customer_verified = models.BooleanField(default=False)
     language = models.CharField(max_length=8, blank=True)
-    preview_ciphertext = models.BinaryField(null=True, editable=False)
+    preview_ciphertext = CiphertextField(null=True, editable=False)
     unread_for_agents = models.BooleanField(default=True)
     legal_hold = models.BooleanField(default=False)
     # When an agent last ended the customer's access without sending a new private link.
@@ -127,7 +128,7 @@ class Message(models.Model):
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    body_ciphertext = models.BinaryField(null=True, editable=False)
+    body_ciphertext = CiphertextField(null=True, editable=False)
     # Labels and offsets of personal data found in the body, never the values.
     findings = models.JSONField(default=list, blank=True)
     verified = models.BooleanField(default=False)
@@ -185,7 +186,7 @@ class OutboxAction(models.Model):
         max_length=10, choices=OutboxState.choices, default=OutboxState.PENDING
     )
     # The text to post, encrypted under the ticket key; cleared once sent (it may hold a secret).
-    payload_ciphertext = models.BinaryField(null=True, editable=False)
+    payload_ciphertext = CiphertextField(null=True, editable=False)
     external_result_id = models.CharField(max_length=128, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     claimed_at = models.DateTimeField(null=True, blank=True)
@@ -229,7 +230,7 @@ class PortalSecret(models.Model):
     used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     # For e-mail magic links: the contact the link proves; encrypted under the ticket key.
-    contact_ciphertext = models.BinaryField(null=True, editable=False)
+    contact_ciphertext = CiphertextField(null=True, editable=False)
 
     class Meta:
         indexes = [models.Index(fields=["ticket", "kind"], name="secret_ticket_kind_idx")]
