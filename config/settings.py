@@ -183,6 +183,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_TASK_TIME_LIMIT = 90
+# Keep database connections between tasks (config/celery.py closes them as CONN_MAX_AGE says);
+# Celery's fixup still closes them after this many tasks.
+CELERY_DB_REUSE_MAX = 1000
 # Retry countdowns stay below this, so a delayed task is never redelivered early.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
