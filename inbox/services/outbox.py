@@ -70,24 +70,7 @@ def _broadcast_action(action: OutboxAction) -> None:
 
 def mark_sent(action: OutboxAction, external_id: str, *, how: str) -> PerformOutcome:
     """Record that the platform has the action. Safe to lose in a database crash (see below)."""
-    relax = not transaction.get_connection().in_atomic_block
-    with transaction.atomic():
-        if relax:
-            _relaxed_commit()
-        updated = (
-            OutboxAction.objects.filter(pk=action.pk)
-            .exclude(state=OutboxState.SENT)
-            .update(
-                state=OutboxState.SENT,
-                external_result_id=external_id[:128],
-                sent_at=timezone.now(),
-                payload_ciphertext=None,
-                last_error_code="",
-                last_error_message="",
-                next_attempt_at=None,
-            )
-        )
-    if updated:
+    if _store_sent(action.pk, external_id[:128]):
         action.state = OutboxState.SENT
         transaction.on_commit(lambda: _broadcast_action(action))
         logger.info(
@@ -100,19 +83,50 @@ def mark_sent(action: OutboxAction, external_id: str, *, how: str) -> PerformOut
     return PerformOutcome(OutboxState.SENT)
 
 
-def _relaxed_commit() -> None:
-    """Let this transaction commit without waiting for the disk (PostgreSQL only).
+# One statement, one round trip: the CTE relaxes this statement's own transaction (is_local),
+# and referencing it makes PostgreSQL evaluate it.
+_STORE_SENT_RELAXED = """
+WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))
+UPDATE {table} SET state = %s, external_result_id = %s, sent_at = %s, payload_ciphertext = NULL,
+    last_error_code = '', last_error_message = '', next_attempt_at = NULL
+FROM relaxed WHERE {table}.id = %s AND {table}.state <> %s
+"""
 
-    Only for writes whose loss is already recovered: if the database crashes before flushing,
-    the action is back to ``in_flight`` as it was claimed (that claim committed normally), the
+
+def _store_sent(action_id: int, external_id: str) -> bool:
+    """Set the action ``sent`` unless it already is; True when this call changed it.
+
+    On PostgreSQL, outside a caller's transaction, the write commits without waiting for the
+    disk. It is the only write relaxed so, because its loss is already recovered: the action
+    would be back to ``in_flight`` as it was claimed (that claim committed normally), the
     sweeper finds the stale claim, and ``find_own_reply`` confirms what was posted instead of
     posting again (a private message it cannot look up becomes ``unknown`` for a person to
-    check, never a second message). Saves one disk flush (milliseconds) per platform call.
-    Never inside a caller's transaction: SET LOCAL would relax the caller's commit too.
+    check, never a second message). It saves a disk flush and two round trips per platform
+    call. Never inside a caller's transaction: that would relax the caller's commit too.
     """
-    if transaction.get_connection().vendor == "postgresql":
-        with transaction.get_connection().cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit = off")
+    now = timezone.now()
+    connection = transaction.get_connection()
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return bool(
+            OutboxAction.objects.filter(pk=action_id)
+            .exclude(state=OutboxState.SENT)
+            .update(
+                state=OutboxState.SENT,
+                external_result_id=external_id,
+                sent_at=now,
+                payload_ciphertext=None,
+                last_error_code="",
+                last_error_message="",
+                next_attempt_at=None,
+            )
+        )
+    table = connection.ops.quote_name(OutboxAction._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _STORE_SENT_RELAXED.format(table=table),
+            [OutboxState.SENT, external_id, now, action_id, OutboxState.SENT],
+        )
+        return cursor.rowcount > 0
 
 
 def _finish(action: OutboxAction, state: str, code: str, message: str) -> PerformOutcome:

@@ -7,6 +7,8 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 import redaction
@@ -27,7 +29,7 @@ from inbox.models import (
     Team,
     Ticket,
 )
-from inbox.services import pipeline
+from inbox.services import outbox, pipeline
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -587,3 +589,43 @@ def test_perform_actions_claims_due_ones_and_leaves_the_rest_to_their_time(
     again = pipeline.perform_actions(action_ids=[a.pk for a in actions[1:]])
     assert {o.state for o in again.values()} == {OutboxState.SENT}
     assert len(_replies(simulator, "x_replies")) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_mark_sent_is_one_statement_and_broadcasts_once(
+    x_channel: Channel, simulator: RunningSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("inbox.services.processing.enqueue_on_commit", lambda *a, **k: None)
+    broadcasts: list[int] = []
+    monkeypatch.setattr(outbox, "_broadcast_action", lambda action: broadcasts.append(action.pk))
+    action = _pending_reply(x_channel, simulator)
+
+    with CaptureQueriesContext(connection) as queries:
+        first = outbox.mark_sent(action, "1860000000000000001", how="posted")
+    second = outbox.mark_sent(action, "1860000000000000002", how="posted")
+
+    assert first.state == second.state == OutboxState.SENT
+    assert len(queries) == 1
+    assert broadcasts == [action.pk]
+    stored = OutboxAction.objects.get(pk=action.pk)
+    assert stored.state == OutboxState.SENT
+    assert stored.external_result_id == "1860000000000000001"
+    assert stored.payload_ciphertext is None
+    assert stored.sent_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_mark_sent_inside_a_transaction_leaves_its_commit_durable(
+    x_channel: Channel, simulator: RunningSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("inbox.services.processing.enqueue_on_commit", lambda *a, **k: None)
+    action = _pending_reply(x_channel, simulator)
+
+    with transaction.atomic():
+        outbox.mark_sent(action, "1860000000000000001", how="posted")
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW synchronous_commit")
+                assert cursor.fetchone() == ("on",)
+
+    assert OutboxAction.objects.get(pk=action.pk).state == OutboxState.SENT
