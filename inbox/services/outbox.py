@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -245,14 +246,30 @@ def perform_actions(
     ).filter(pk__in=due)
     actions = sorted(claimed, key=lambda a: a.pk)
     vault.load_ticket_keys(a.ticket for a in actions)  # one query, not one per payload
+    # Past half the stale-claim time, the sweeper could soon take a claim over and post it
+    # itself: the rest go back unposted (slow platform calls, timeouts).
+    deadline = time.monotonic() + settings.HAVEN_STALE_CLAIM_SECONDS / 2
     outcomes: dict[int, PerformOutcome] = {}
     for action in actions:
+        if time.monotonic() > deadline:
+            outcomes[action.pk] = _unclaim(action, claimed_at=now)
+            continue
         must_reconcile = action.last_error_code.startswith("ambiguous")
         outcomes[action.pk] = _perform_claimed(action, must_reconcile=must_reconcile)
     for action_id in action_ids:
         if action_id not in outcomes:
             outcomes[action_id] = perform_action(action_id=action_id, reconcile=reconcile)
     return outcomes
+
+
+def _unclaim(action: OutboxAction, *, claimed_at: datetime) -> PerformOutcome:
+    """Give back a claim this batch did not get to use: pending again, due at once."""
+    now = timezone.now()
+    OutboxAction.objects.filter(
+        pk=action.pk, state=OutboxState.IN_FLIGHT, claimed_at=claimed_at
+    ).update(state=OutboxState.PENDING, next_attempt_at=now, attempts=F("attempts") - 1)
+    logger.info("action unclaimed action=%s kind=%s: batch out of time", action.pk, action.kind)
+    return PerformOutcome(OutboxState.PENDING, now)
 
 
 def _perform_claimed(action: OutboxAction, *, must_reconcile: bool) -> PerformOutcome:

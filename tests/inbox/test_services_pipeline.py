@@ -629,3 +629,34 @@ def test_mark_sent_inside_a_transaction_leaves_its_commit_durable(
                 assert cursor.fetchone() == ("on",)
 
     assert OutboxAction.objects.get(pk=action.pk).state == OutboxState.SENT
+
+
+def test_perform_actions_gives_back_claims_it_has_no_time_left_for(
+    x_channel: Channel,
+    simulator: RunningSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: object,
+) -> None:
+    # Past half the stale-claim time, the sweeper may take a claim over and post it: a slow
+    # batch must not post what it still holds after that.
+    monkeypatch.setattr("inbox.services.processing.enqueue_on_commit", lambda *a, **k: None)
+    for customer in ("tom", "lena", "camille"):
+        simulator.sim.customer_x_mention(PHONE_TEXT, customer=customer)
+    batch = pipeline.connector_for(x_channel).fetch_since(None)
+    ids = list(pipeline.ingest_items(channel=x_channel, items=batch.items).new_inbound_ids)
+    pipeline.process_messages(inbound_ids=ids)
+    actions = list(OutboxAction.objects.order_by("pk"))
+    settings.HAVEN_STALE_CLAIM_SECONDS = 1  # type: ignore[attr-defined]
+    simulator.sim.add_fault("slow", platform="x", method="POST", path="/2/tweets", delay_ms=700)
+
+    outcomes = pipeline.perform_actions(action_ids=[a.pk for a in actions])
+
+    assert outcomes[actions[0].pk].state == OutboxState.SENT
+    assert [outcomes[a.pk].state for a in actions[1:]] == [OutboxState.PENDING] * 2
+    assert all(outcomes[a.pk].retry_at is not None for a in actions[1:])
+    assert len(_replies(simulator, "x_replies")) == 1
+    left = OutboxAction.objects.filter(pk__in=[a.pk for a in actions[1:]])
+    assert {(a.state, a.attempts) for a in left} == {(OutboxState.PENDING, 0)}
+    again = pipeline.perform_actions(action_ids=[a.pk for a in actions[1:]])
+    assert {o.state for o in again.values()} == {OutboxState.SENT}
+    assert len(_replies(simulator, "x_replies")) == 3
