@@ -17,7 +17,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import Case, F, IntegerField, Q, Value, When
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 import redaction
@@ -477,21 +477,25 @@ class _Batch:
             enqueue_on_commit("perform_actions", action_ids=ids[start : start + ACTION_BATCH])
 
     def _update_inbound_rows(self) -> None:
-        """Store each row's outcome: one UPDATE per (status, decision), not one per row."""
+        """Store each row's outcome: one UPDATE per (status, decision), not one per row.
+
+        A processed row's ticket is its message's, written just before.
+        """
         groups: dict[tuple[str, str], list[InboundMessage]] = {}
         for inbound in self.inbound_rows:
             key = (inbound.status, json.dumps(inbound.decision, sort_keys=True))
             groups.setdefault(key, []).append(inbound)
         now = timezone.now()
+        ticket_of_message = Subquery(
+            Message.objects.filter(inbound_id=OuterRef("pk")).values("ticket_id")[:1]
+        )
         for (status, _), rows in groups.items():
-            whens = [When(pk=r.pk, then=Value(r.ticket.pk)) for r in rows if r.ticket is not None]
-            ticket_id = Case(*whens, default=None, output_field=IntegerField()) if whens else None
             InboundMessage.objects.filter(pk__in=[r.pk for r in rows]).update(
                 status=status,
                 decision=rows[0].decision,
                 processed_at=now,
                 attempts=F("attempts") + 1,
-                ticket_id=ticket_id,
+                ticket_id=ticket_of_message if status == InboundStatus.PROCESSED else None,
                 # The text now lives in the ticket (under its key) or nowhere.
                 text_ciphertext=None,
                 author_handle_ciphertext=None,
