@@ -152,6 +152,10 @@ class InboxConsumer(_AgentConsumer):
                 }
             )
 
+    async def inbox_tickets_created(self, event: dict[str, Any]) -> None:
+        if await self._still_allowed():
+            await self.send_json({"type": "tickets_created", "tickets": event["tickets"]})
+
 
 class TicketConsumer(_AgentConsumer):
     """``/ws/tickets/<uuid>/``: new messages, action and status changes, other agents' presence."""

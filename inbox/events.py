@@ -14,6 +14,7 @@ import logging
 import os
 import threading
 import uuid
+from collections.abc import Sequence
 from typing import Literal, TypedDict
 
 from asgiref.sync import async_to_sync
@@ -48,6 +49,11 @@ class TicketChanged(TypedDict):
     ticket: str
     status: str
     change: str
+
+
+class TicketsCreated(TypedDict):
+    type: Literal["inbox.tickets_created"]
+    tickets: list[str]
 
 
 class MessageCreated(TypedDict):
@@ -88,6 +94,7 @@ class SessionEnded(TypedDict):
 
 Event = (
     TicketChanged
+    | TicketsCreated
     | MessageCreated
     | ActionChanged
     | CustomerMessageCreated
@@ -106,6 +113,12 @@ def ticket_changed(*, ticket_public_id: uuid.UUID, status: str, change: str) -> 
         "status": status,
         "change": change,
     }
+
+
+def tickets_created(*, ticket_public_ids: Sequence[uuid.UUID]) -> TicketsCreated:
+    """Several tickets of one team created in one commit (a pipeline batch): one event for the
+    team's inbox instead of one per ticket, so every open inbox refreshes once."""
+    return {"type": "inbox.tickets_created", "tickets": [str(t) for t in ticket_public_ids]}
 
 
 def message_created(

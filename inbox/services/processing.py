@@ -455,8 +455,7 @@ class _Batch:
         # Nobody can be watching a ticket that did not exist before this commit: a new ticket
         # needs one event for its team's inbox; joined tickets get the full set.
         new_ids = {n.ticket.public_id for n in self.new_tickets}
-        for new in self.new_tickets:
-            threads.ticket_created_on_commit(new.ticket)
+        threads.tickets_created_on_commit([n.ticket for n in self.new_tickets])
         for message in self.messages:
             if message.ticket.public_id not in new_ids:
                 threads.message_created_on_commit(message.ticket, message)

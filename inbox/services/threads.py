@@ -140,6 +140,22 @@ def build_ticket(
     return NewTicket(ticket, key, indexes)
 
 
+def tickets_created_on_commit(tickets: Sequence[Ticket]) -> None:
+    """Tell each team, once the creating transaction commits, of its new tickets: one event
+    per team (``inbox.ticket_changed`` for a single ticket), not one per ticket."""
+    by_team: dict[int, list[Ticket]] = {}
+    for ticket in tickets:
+        by_team.setdefault(ticket.team_id, []).append(ticket)
+    for created in by_team.values():
+        if len(created) == 1:
+            ticket_created_on_commit(created[0])
+            continue
+        events.broadcast_on_commit(
+            events.team_group(created[0].team.public_id),
+            events.tickets_created(ticket_public_ids=[t.public_id for t in created]),
+        )
+
+
 def ticket_created_on_commit(ticket: Ticket) -> None:
     """Tell the ticket's team, once the creating transaction commits, that it exists."""
     events.broadcast_on_commit(

@@ -163,7 +163,7 @@ function startInbox(root) {
   });
   const live = new LiveSocket(root.dataset.wsPath, {
     onEvent: (event) => {
-      if (event.type === "ticket_changed") refresh();
+      if (event.type === "ticket_changed" || event.type === "tickets_created") refresh();
     },
     onResync: refresh,
   });

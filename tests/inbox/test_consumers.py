@@ -12,12 +12,13 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.db import transaction
 from django.test import Client
 
 from config.asgi import application
 from inbox import consumers, events, services, sessions
 from inbox.models import Membership, MessageKind, MessageSource, Ticket
-from inbox.services.threads import add_message, open_ticket
+from inbox.services.threads import add_message, open_ticket, tickets_created_on_commit
 from tests import factories
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -106,6 +107,31 @@ async def test_ws_inbox_hears_new_message_as_ids_only(world: dict[str, Any]) -> 
         "status": "open",
         "change": "message",
     }
+    await communicator.disconnect()
+
+
+async def test_ws_inbox_hears_a_batch_of_new_tickets_as_one_frame(world: dict[str, Any]) -> None:
+    communicator = await _connect("/ws/inbox/", world["agent"])
+
+    def create_batch() -> list[Ticket]:
+        elsewhere = factories.make_channel(team=factories.TeamFactory())
+        with transaction.atomic():
+            tickets = [
+                factories.make_ticket(channel=world["channel"]),
+                factories.make_ticket(channel=elsewhere),
+                factories.make_ticket(channel=world["channel"]),
+            ]
+            tickets_created_on_commit(tickets)
+        return tickets
+
+    ours, _, also_ours = await sync_to_async(create_batch)()
+    frame = await _next_json(communicator)
+
+    assert frame == {
+        "type": "tickets_created",
+        "tickets": [str(ours.public_id), str(also_ours.public_id)],
+    }
+    assert await communicator.receive_nothing(0.3)
     await communicator.disconnect()
 
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 import redaction
 from channels_bridge.items import Item, ItemKind
 from channels_bridge.simulator import RunningSimulator
-from inbox import services, vault
+from inbox import events, services, vault
 from inbox.models import (
     Channel,
     ChannelStatus,
@@ -660,3 +660,30 @@ def test_perform_actions_gives_back_claims_it_has_no_time_left_for(
     again = pipeline.perform_actions(action_ids=[a.pk for a in actions[1:]])
     assert {o.state for o in again.values()} == {OutboxState.SENT}
     assert len(_replies(simulator, "x_replies")) == 3
+
+
+def test_a_batch_of_new_tickets_tells_the_team_once(
+    x_channel: Channel,
+    simulator: RunningSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: CommitRunner,
+) -> None:
+    monkeypatch.setattr("inbox.services.processing.enqueue_on_commit", lambda *a, **k: None)
+    sent: list[tuple[str, dict[str, object]]] = []
+    monkeypatch.setattr(events, "send_now", lambda group, event: sent.append((group, event)))
+    for customer in ("tom", "lena", "camille"):
+        simulator.sim.customer_x_mention(PHONE_TEXT, customer=customer)
+    batch = pipeline.connector_for(x_channel).fetch_since(None)
+    ids = list(pipeline.ingest_items(channel=x_channel, items=batch.items).new_inbound_ids)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        pipeline.process_messages(inbound_ids=ids)
+
+    tickets = [str(t.public_id) for t in Ticket.objects.order_by("pk")]
+    assert len(tickets) == 3
+    assert sent == [
+        (
+            events.team_group(x_channel.team.public_id),
+            {"type": "inbox.tickets_created", "tickets": tickets},
+        )
+    ]
