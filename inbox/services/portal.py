@@ -583,7 +583,6 @@ def request_new_link(*, session: SessionBase) -> None:
     logger.info("new portal link requested ticket=%s kind=%s", ticket.pk, kind)
 
 
-@transaction.atomic
 @dataclass(frozen=True, slots=True)
 class RevokedAccess:
     sessions: int  # portal sessions ended
@@ -593,6 +592,7 @@ class RevokedAccess:
 _SUPERSEDED = "Not sent: the customer's access was ended, so its link no longer works."
 
 
+@transaction.atomic
 def revoke_portal_access(
     *, ticket: Ticket, actor: audit.Actor, reason: str = "revoked"
 ) -> RevokedAccess:
