@@ -1,11 +1,13 @@
 """Webhook endpoints (SECURITY-DESIGN.md §5): verify over raw bytes, ingest, answer fast.
 
 One URL per channel (``/webhooks/<platform>/<channel public id>/``) tells which secret signs
-the body before anything is parsed. The answer is 200 only after the items are committed; a
-database that is down gives 503 so the platform retries. A signed body we cannot read (not
-JSON, or refused by the parser) is never dropped: it is stored encrypted as a quarantined
-``InboundEnvelope`` before the answer (400 for not JSON, 200 for the rest), and an admin
-reprocesses it once the parser is fixed.
+the body before anything is parsed. The answer is 200 only after the items are committed. Any
+database failure, wherever it happens (finding the channel, reading its key, storing), gives
+503 so the platform retries; only the size limit, which needs no database, is checked first.
+The signature needs the channel's secret, so a database failure before it can be checked is a
+503 too, and stores nothing. A signed body we cannot read (not JSON, or refused by the parser)
+is never dropped: it is stored encrypted as a quarantined ``InboundEnvelope`` before the answer
+(400 for not JSON, 200 for the rest), and an admin reprocesses it once the parser is fixed.
 Unsigned or oversized bodies store nothing.
 """
 
@@ -15,7 +17,7 @@ import json
 import logging
 import uuid
 
-from django.db import DatabaseError
+from django.db import DatabaseError, InterfaceError
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -53,21 +55,44 @@ def _channel(platform: str, channel_ref: uuid.UUID) -> Channel | None:
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def receive(request: HttpRequest, platform: str, channel_ref: uuid.UUID) -> HttpResponse:
+    body = b""
+    if request.method == "POST":
+        # Before any query: an oversized body is refused the same whether or not the
+        # database answers.
+        refused = _refuse_size(request)
+        if refused is not None:
+            return refused
+        body = request.body
     try:
         channel = _channel(platform, channel_ref)
-    except DatabaseError:
+        if channel is None:
+            return HttpResponseNotFound("Unknown webhook.", content_type="text/plain")
+        if request.method == "GET":
+            return _handshake(request, channel)
+        return _deliver(request, channel, body)
+    except (DatabaseError, InterfaceError):
+        # Any step (the channel, its key on a cold cache, storing) may meet a database that
+        # has gone away: the platform retries a 503, and ingest is idempotent. InterfaceError
+        # (a driver refusing a connection it already closed) is not a DatabaseError.
         logger.exception("webhook database unavailable platform=%s", platform)
         return _unavailable()
-    if channel is None:
-        return HttpResponseNotFound("Unknown webhook.", content_type="text/plain")
-    if request.method == "GET":
-        return _handshake(request, channel)
-    return _deliver(request, channel)
+
+
+def _refuse_size(request: HttpRequest) -> HttpResponse | None:
+    """413 when the body is over the limit (the declared length is checked before reading it),
+    400 for an unreadable ``Content-Length``; None when the body may be used."""
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return HttpResponseBadRequest("Bad Content-Length.", content_type="text/plain")
+    if declared > MAX_BODY_BYTES or len(request.body) > MAX_BODY_BYTES:
+        return HttpResponse("Body too large.", status=413, content_type="text/plain")
+    return None
 
 
 def _handshake(request: HttpRequest, channel: Channel) -> HttpResponse:
-    credentials = vault.decrypt_channel_credentials(channel)
     if channel.platform == "facebook":
+        # Answered from the verify token alone: the channel's key is not needed.
         challenge = signatures.facebook_verification_response(
             request.GET.dict(), channel.webhook_verify_token
         )
@@ -75,23 +100,14 @@ def _handshake(request: HttpRequest, channel: Channel) -> HttpResponse:
             return HttpResponseForbidden("Verification failed.", content_type="text/plain")
         return HttpResponse(challenge, content_type="text/plain")
     crc_token = request.GET.get("crc_token", "")
-    secret = credentials.get("consumer_secret", "")
+    secret = vault.decrypt_channel_credentials(channel).get("consumer_secret", "")
     if not crc_token or not secret:
         return HttpResponseBadRequest("Missing crc_token.", content_type="text/plain")
     return JsonResponse(signatures.x_crc_response(secret, crc_token))
 
 
-def _deliver(request: HttpRequest, channel: Channel) -> HttpResponse:
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return HttpResponseBadRequest("Bad Content-Length.", content_type="text/plain")
-    if declared > MAX_BODY_BYTES:
-        return HttpResponse("Body too large.", status=413, content_type="text/plain")
-    body = request.body
-    if len(body) > MAX_BODY_BYTES:
-        return HttpResponse("Body too large.", status=413, content_type="text/plain")
-
+def _deliver(request: HttpRequest, channel: Channel, body: bytes) -> HttpResponse:
+    """Verify, then store; the caller turns a database failure into 503."""
     credentials = vault.decrypt_channel_credentials(channel)
     if channel.platform == "facebook":
         valid = signatures.verify_facebook(

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
-from django.db import DatabaseError
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from channels_bridge import signatures
 from channels_bridge.simulator import RunningSimulator
+from inbox import vault
 from inbox.models import (
     Channel,
     InboundEnvelope,
@@ -27,6 +30,13 @@ from tests import factories
 
 pytestmark = pytest.mark.django_db
 CommitRunner = Callable[..., object]
+UNAVAILABLE = b"Service unavailable, retry later."
+# What Django raises once PostgreSQL has gone away: OperationalError (psycopg 3, every query),
+# or InterfaceError for a connection the driver already closed (psycopg2, later queries).
+DATABASE_GONE = [
+    pytest.param(OperationalError, id="operational"),
+    pytest.param(InterfaceError, id="interface"),
+]
 
 
 @pytest.fixture
@@ -218,6 +228,104 @@ def test_webhook_returns_503_when_db_down(
     response = _post(client, fb_channel, body, simulator.credentials("facebook")["app_secret"])
 
     assert response.status_code == 503
+
+
+@contextmanager
+def _database_fails(error: type[DatabaseError | InterfaceError], table: str = "") -> Iterator[None]:
+    """Every query (only those on ``table``, when given) raises ``error`` before reaching the
+    database, as it does once PostgreSQL has gone away in the middle of a request."""
+
+    def refuse(execute: Callable[..., Any], sql: str, *args: Any) -> Any:
+        if not table or f'"{table}"' in sql:
+            raise error("server closed the connection unexpectedly")
+        return execute(sql, *args)
+
+    with connection.execute_wrapper(refuse):
+        yield
+
+
+@pytest.mark.parametrize("error", DATABASE_GONE)
+@pytest.mark.parametrize("signed", [True, False], ids=["signed", "forged"])
+def test_webhook_returns_503_when_db_fails_reading_the_channel_key(
+    client: Client,
+    fb_channel: Channel,
+    simulator: RunningSimulator,
+    error: type[DatabaseError | InterfaceError],
+    signed: bool,
+) -> None:
+    """A cold key cache reads the channel's key from the database before the signature can be
+    checked: that read failing is a 503 (the platform retries), and nothing is stored."""
+    body = _feed_body(fb_channel, "555_906", "mail me at a.person@example.org")
+    secret = simulator.credentials("facebook")["app_secret"] if signed else "forged"
+    vault.clear_key_cache()
+
+    with _database_fails(error, table="inbox_channelkey"):
+        response = _post(client, fb_channel, body, secret)
+
+    assert response.status_code == 503
+    assert response.content == UNAVAILABLE
+    assert not InboundMessage.objects.exists()
+    assert not InboundEnvelope.objects.exists()
+
+
+@pytest.mark.parametrize("error", DATABASE_GONE)
+def test_webhook_returns_503_when_db_fails_finding_the_channel(
+    client: Client,
+    fb_channel: Channel,
+    simulator: RunningSimulator,
+    error: type[DatabaseError | InterfaceError],
+) -> None:
+    body = _feed_body(fb_channel, "555_907", "mail me at a.person@example.org")
+
+    with _database_fails(error):
+        response = _post(client, fb_channel, body, simulator.credentials("facebook")["app_secret"])
+
+    assert response.status_code == 503
+    assert response.content == UNAVAILABLE
+
+
+def test_webhook_body_over_limit_413_when_db_down(client: Client, fb_channel: Channel) -> None:
+    body = b"{" + b" " * (1024 * 1024 + 10) + b"}"
+
+    with _database_fails(OperationalError):
+        response = _post(client, fb_channel, body)
+
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize("error", DATABASE_GONE)
+def test_x_crc_returns_503_when_db_fails_reading_the_channel_key(
+    client: Client,
+    team: Team,
+    simulator: RunningSimulator,
+    error: type[DatabaseError | InterfaceError],
+) -> None:
+    channel = factories.simulated_channel(team=team, simulator=simulator, platform=Platform.X)
+    vault.clear_key_cache()
+
+    with _database_fails(error, table="inbox_channelkey"):
+        response = client.get(_url(channel), {"crc_token": "challenge-123"})
+
+    assert response.status_code == 503
+    assert response.content == UNAVAILABLE
+
+
+def test_facebook_verification_needs_no_channel_key(client: Client, fb_channel: Channel) -> None:
+    """Meta's subscription GET is answered from the verify token alone."""
+    vault.clear_key_cache()
+
+    with _database_fails(OperationalError, table="inbox_channelkey"):
+        response = client.get(
+            _url(fb_channel),
+            {
+                "hub.mode": "subscribe",
+                "hub.verify_token": fb_channel.webhook_verify_token,
+                "hub.challenge": "123abc",
+            },
+        )
+
+    assert response.status_code == 200
+    assert response.content == b"123abc"
 
 
 def test_webhook_for_draft_channel_stores_nothing(
