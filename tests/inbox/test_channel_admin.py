@@ -81,6 +81,7 @@ def _urls(channel: Channel) -> list[tuple[str, str]]:
         ("post", reverse("channel_admin:enable", args=[ref])),
         ("post", reverse("channel_admin:pause", args=[ref])),
         ("get", reverse("channel_admin:credentials", args=[ref])),
+        ("post", reverse("channel_admin:reprocess", args=[ref])),
         ("get", reverse("channel_admin:policy", args=[ref])),
         ("post", reverse("channel_admin:preview", args=[ref])),
     ]
