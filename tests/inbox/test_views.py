@@ -157,9 +157,9 @@ def test_inbox_list_writes_one_audit_event_per_render(
     assert len(events[0].data["objects"]) == 3
 
 
-def _count_list_queries(client: Client) -> int:
+def _count_list_queries(client: Client, query: dict[str, str] | None = None) -> int:
     with CaptureQueriesContext(connection) as ctx:
-        response = client.get(reverse("inbox:list"))
+        response = client.get(reverse("inbox:list"), query)
     assert response.status_code == 200
     return len(ctx.captured_queries)
 
@@ -217,6 +217,92 @@ def test_inbox_list_filters_mine_and_unassigned(
     assert nobody.reference not in mine_html
     assert nobody.reference in nobody_html
     assert mine.reference not in nobody_html
+
+
+def test_inbox_list_unassigned_shows_only_open_unassigned_tickets_of_the_agents_teams(
+    logged_in: Client, agent: factories.User, channel: factories.Channel
+) -> None:
+    second_team = factories.TeamFactory()
+    Membership.objects.create(team=second_team, user=agent, role=Role.AGENT)
+    colleague = factories.agent_of(channel.team)
+    wanted = [social_ticket(channel), social_ticket(factories.make_channel(team=second_team))]
+    mine, colleagues, pending = (social_ticket(channel) for _ in range(3))
+    Ticket.objects.filter(pk=mine.pk).update(assignee=agent)
+    Ticket.objects.filter(pk=colleagues.pk).update(assignee=colleague)
+    Ticket.objects.filter(pk=pending.pk).update(status=TicketStatus.PENDING)
+    foreign = social_ticket(factories.make_channel(team=factories.TeamFactory()))
+
+    html = logged_in.get(reverse("inbox:list"), {"assigned": "unassigned"}).content.decode()
+
+    every = [*wanted, mine, colleagues, pending, foreign]
+    assert {t.reference for t in every if t.reference in html} == {t.reference for t in wanted}
+
+
+@pytest.mark.parametrize("other_filter", ["status", "channel", "q", "q_of_assigned"])
+def test_inbox_list_unassigned_composes_with_the_other_filters(
+    logged_in: Client, agent: factories.User, team: factories.Team, other_filter: str
+) -> None:
+    first, second = factories.make_channel(team=team), factories.make_channel(team=team)
+    open_first = social_ticket(first)
+    pending_first = social_ticket(first)
+    open_second = social_ticket(second)
+    assigned_open = social_ticket(second)
+    assigned_pending = social_ticket(second)
+    Ticket.objects.filter(pk__in=[pending_first.pk, assigned_pending.pk]).update(
+        status=TicketStatus.PENDING
+    )
+    Ticket.objects.filter(pk__in=[assigned_open.pk, assigned_pending.pk]).update(assignee=agent)
+    other, expected = {
+        "status": ({"status": TicketStatus.PENDING}, [pending_first]),
+        "channel": ({"channel": str(second.public_id)}, [open_second]),
+        "q": ({"q": open_first.reference}, [open_first]),
+        "q_of_assigned": ({"q": assigned_open.reference}, []),
+    }[other_filter]
+
+    # The rows fragment: the full page echoes the search term in its search box.
+    html = logged_in.get(
+        reverse("inbox:rows"), {"assigned": "unassigned", **other}
+    ).content.decode()
+
+    every = [open_first, pending_first, open_second, assigned_open, assigned_pending]
+    assert [t.reference for t in every if t.reference in html] == [t.reference for t in expected]
+
+
+def _assigned_select(html: str) -> str:
+    match = re.search(r'<select name="assigned".*?</select>', html, re.DOTALL)
+    assert match, "no assigned filter on the page"
+    return match.group(0)
+
+
+def test_inbox_list_shows_the_unassigned_filter_as_active(logged_in: Client) -> None:
+    default = _assigned_select(logged_in.get(reverse("inbox:list")).content.decode())
+    filtered = _assigned_select(
+        logged_in.get(reverse("inbox:list"), {"assigned": "unassigned"}).content.decode()
+    )
+
+    assert '<option value="unassigned" selected>' in filtered
+    assert '<option value="" selected>' not in filtered
+    assert '<option value="unassigned" selected>' not in default
+
+
+def test_inbox_list_unassigned_label_is_translated(logged_in: Client) -> None:
+    html = logged_in.get(reverse("inbox:list"), HTTP_ACCEPT_LANGUAGE="de").content.decode()
+
+    assert '<option value="unassigned">Nicht zugewiesen</option>' in _assigned_select(html)
+
+
+def test_inbox_list_unassigned_filter_costs_no_extra_query(
+    logged_in: Client, agent: factories.User, channel: factories.Channel
+) -> None:
+    for _ in range(3):
+        social_ticket(channel)
+    Ticket.objects.filter(pk=social_ticket(channel).pk).update(assignee=agent)
+    _count_list_queries(logged_in)  # the first request of a session also settles its MFA state
+
+    unfiltered = _count_list_queries(logged_in)
+    filtered = _count_list_queries(logged_in, {"assigned": "unassigned"})
+
+    assert filtered == unfiltered
 
 
 def test_inbox_list_filters_by_channel(logged_in: Client, team: factories.Team) -> None:
