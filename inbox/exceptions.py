@@ -134,6 +134,42 @@ class ContactNotVerified(HavenError):
     status = 409
 
 
+class ActionNotRetryable(HavenError):
+    code = "action_not_retryable"
+    message = _(
+        "This platform action changed since the page was loaded, or it can no longer be "
+        "retried. Open the conversation again to see where it stands."
+    )
+    status = 409
+
+
+class RetryNotConfirmed(HavenError):
+    code = "retry_not_confirmed"
+    message = _(
+        "Haven does not know whether this reached the platform. Check the post on the "
+        "platform first, then tick the box to retry."
+    )
+    status = 400
+
+
+class ChannelNotActive(HavenError):
+    code = "channel_not_active"
+    message = _(
+        "The channel is not switched on, so Haven cannot act on the platform. Ask an admin to "
+        "switch it on, then retry."
+    )
+    status = 409
+
+
+class PortalAccessEnded(HavenError):
+    code = "portal_access_ended"
+    message = _(
+        "The customer's access was ended, so this private link is not sent again. To send a "
+        "new one, use “End access or send a new private link”."
+    )
+    status = 409
+
+
 class PrivateLinkUnavailable(HavenError):
     code = "private_link_unavailable"
     message = _(

@@ -91,6 +91,14 @@ class ConfirmForm(forms.Form):
     )
 
 
+class RetryActionForm(forms.Form):
+    """The retry button of a platform action: the outcome the page showed, and for an unclear
+    outcome the agent's word that they checked the platform first."""
+
+    seen = forms.CharField(max_length=80)
+    checked = forms.BooleanField(required=False)
+
+
 END_ACCESS_REVOKE = "revoke"
 END_ACCESS_SEND = "send"
 

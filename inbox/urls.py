@@ -23,6 +23,11 @@ urlpatterns = [
     path("tickets/<uuid:public_id>/links/rotate/", views.ticket_rotate_link, name="rotate_link"),
     path("tickets/<uuid:public_id>/access/end/", views.ticket_end_access, name="end_access"),
     path(
+        "tickets/<uuid:public_id>/actions/<uuid:action_id>/retry/",
+        views.action_retry,
+        name="action_retry",
+    ),
+    path(
         "tickets/<uuid:public_id>/contacts/<uuid:contact_id>/",
         views.ticket_contact,
         name="contact",

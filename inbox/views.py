@@ -46,6 +46,7 @@ from inbox.forms import (
     MessageForm,
     OtpTokenForm,
     OtpVerifyForm,
+    RetryActionForm,
     StatusForm,
 )
 from inbox.models import TicketStatus
@@ -270,7 +271,9 @@ def inbox_rows(request: HttpRequest) -> HttpResponse:
 
 # Outcomes a POST redirects with (``?done=<code>``); the templates word them. Codes only, so
 # nothing personal or secret ever reaches a URL.
-DONE_CODES = frozenset({"access_ended", "link_queued", "contact_replied", "contact_linked"})
+DONE_CODES = frozenset(
+    {"access_ended", "link_queued", "contact_replied", "contact_linked", "action_retried"}
+)
 
 
 def _done(request: HttpRequest) -> str:
@@ -285,6 +288,7 @@ def _ticket_context(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any
     return {
         "tp": page,
         "ticket": page.ticket,
+        "action_rows": services.action_rows(ticket=page.ticket, actions=page.actions),
         "done": _done(request),
         "statuses": TicketStatus.choices,
         "reply_form": MessageForm(prefix="reply"),
@@ -462,6 +466,25 @@ def ticket_end_access(request: HttpRequest, public_id: uuid.UUID) -> HttpRespons
     send = form.cleaned_data["action"] == END_ACCESS_SEND
     services.end_portal_access(ticket=ticket, agent=_agent(request), send_new_link=send)
     return _back_to_ticket(public_id, done="link_queued" if send else "access_ended")
+
+
+@login_required
+@require_POST
+@_haven_errors
+def action_retry(request: HttpRequest, public_id: uuid.UUID, action_id: uuid.UUID) -> HttpResponse:
+    """Retry a platform action that failed, or whose outcome is unknown once the agent checked."""
+    ticket = selectors.get_ticket_for_agent(agent=request.user, ticket_ref=public_id)
+    form = RetryActionForm(request.POST)
+    if not form.is_valid():
+        return _invalid(request, form)
+    services.retry_action(
+        ticket=ticket,
+        agent=_agent(request),
+        action_ref=action_id,
+        seen=form.cleaned_data["seen"],
+        checked=form.cleaned_data["checked"],
+    )
+    return _back_to_ticket(public_id, done="action_retried")
 
 
 def _back_to_contact(public_id: uuid.UUID, contact_id: uuid.UUID, *, done: str) -> HttpResponse:

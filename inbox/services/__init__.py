@@ -3,6 +3,7 @@
 - ``channels``: connecting social accounts, credentials, terms review, switching on and off.
 - ``agent``: what agents do to a ticket (reply, note, assign, status, read; the customer's
   links and e-mail contacts); canned replies.
+- ``retry``: an agent's retry of a platform action that ended failed or unknown.
 - ``threads``: opening tickets and adding encrypted messages (used by every other area).
 - ``secrets``: portal secrets (issued, hashed, revoked); ``portal``: the customer's side.
 - ``pipeline``: ingest, process, perform outbox actions, poll, sweep (DESIGN's flow), built
@@ -35,8 +36,10 @@ from inbox.services.channels import (
     record_terms_review,
     set_channel_credentials,
 )
+from inbox.services.retry import action_rows, retry_action
 
 __all__ = [
+    "action_rows",
     "add_note",
     "assign_ticket",
     "confirm_totp_enrolment",
@@ -52,6 +55,7 @@ __all__ = [
     "private_link_route",
     "record_terms_review",
     "reply_to_contact",
+    "retry_action",
     "rotate_drop_ref",
     "send_reply",
     "set_channel_credentials",

@@ -36,6 +36,7 @@ from inbox.exceptions import (
 )
 from inbox.models import (
     CannedReply,
+    Channel,
     ChannelPolicy,
     ChannelStatus,
     InboundMessage,
@@ -420,21 +421,31 @@ def _broadcast_action(ticket: Ticket, action_ref: uuid.UUID, state: str) -> None
     )
 
 
-def _queue_private_link(*, ticket: Ticket, route: PrivateLinkRoute) -> OutboxAction:
-    """Issue a read secret and queue the private message that carries it (sent on commit)."""
-    inbound = route.inbound
-    channel = ticket.channel
-    if inbound is None or channel is None:
-        raise PrivateLinkUnavailable(f"ticket {ticket.pk} has no private route")
+def new_private_link_text(*, ticket: Ticket, channel: Channel, inbound: InboundMessage) -> str:
+    """Issue a new read secret for the ticket; return the private message that carries it.
+
+    The secret lives as long as the platform lets the author answer privately: 7 days for a
+    Facebook Private Reply, else 24 hours. Only its hash is stored; the text must go into an
+    encrypted outbox payload, nowhere else.
+    """
     ttl = (
         portal_secrets.READ_TTL_FACEBOOK_PRIVATE_REPLY
         if channel.platform == Platform.FACEBOOK and inbound.kind != ItemKind.DM
         else portal_secrets.READ_TTL_DEFAULT
     )
     secret = portal_secrets.issue_read_secret(ticket=ticket, ttl=ttl)
-    text = policies.private_text(
+    return policies.private_text(
         language=ticket.language or "en", link=portal_secrets.read_link(secret)
     )
+
+
+def _queue_private_link(*, ticket: Ticket, route: PrivateLinkRoute) -> OutboxAction:
+    """Issue a read secret and queue the private message that carries it (sent on commit)."""
+    inbound = route.inbound
+    channel = ticket.channel
+    if inbound is None or channel is None:
+        raise PrivateLinkUnavailable(f"ticket {ticket.pk} has no private route")
+    text = new_private_link_text(ticket=ticket, channel=channel, inbound=inbound)
     target = inbound.platform_message_id.split("#", 1)[0]
     action: OutboxAction | None = None
     if route.once_per_item:

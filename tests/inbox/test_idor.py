@@ -14,7 +14,19 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from inbox import services, vault
-from inbox.models import MessageKind, MessageSource, PortalContact, Ticket
+from inbox.models import (
+    Channel,
+    ChannelStatus,
+    InboundMessage,
+    MessageKind,
+    MessageSource,
+    OutboxAction,
+    OutboxKind,
+    OutboxState,
+    PortalContact,
+    Ticket,
+)
+from inbox.services.retry import retry_token
 from inbox.services.threads import add_message, open_ticket
 from tests import factories
 
@@ -64,6 +76,7 @@ def test_sweep_covers_the_ticket_pages() -> None:
     assert "tickets/<uuid:public_id>/contacts/<uuid:contact_id>/" in routes
     assert "tickets/<uuid:public_id>/contacts/<uuid:contact_id>/reply/" in routes
     assert "tickets/<uuid:public_id>/contacts/<uuid:contact_id>/link/" in routes
+    assert "tickets/<uuid:public_id>/actions/<uuid:action_id>/retry/" in routes
 
 
 @pytest.fixture
@@ -85,6 +98,28 @@ def team_a_objects() -> dict[str, object]:
         ticket, contact, "email", "owner.contact@example.invalid"
     )
     contact.save()
+    # A failed reply on a switched-on channel: a missing access check would queue it again.
+    Channel.objects.filter(pk=channel.pk).update(status=ChannelStatus.ACTIVE)
+    inbound = InboundMessage.objects.create(
+        channel=channel,
+        platform_message_id="777",
+        kind="mention",
+        author_external_id="1001",
+        platform_created_at=timezone.now(),
+        status="processed",
+        ticket=ticket,
+    )
+    action = OutboxAction(
+        ticket=ticket,
+        channel=channel,
+        inbound=inbound,
+        kind=OutboxKind.PUBLIC_REPLY,
+        target_external_id="777",
+        state=OutboxState.FAILED,
+        claimed_at=timezone.now(),
+    )
+    action.payload_ciphertext = vault.encrypt(ticket, action, "payload", ticket.reference)
+    action.save()
     return {
         "ticket": ticket,
         "message": message,
@@ -92,6 +127,7 @@ def team_a_objects() -> dict[str, object]:
         "team": team,
         "channel": channel,
         "contact": contact,
+        "action": action,
     }
 
 
@@ -101,6 +137,8 @@ def _value_for(route: str, name: str, converter: str, objs: dict[str, object]) -
         return str(objs["message"].public_id)  # type: ignore[attr-defined]
     if name == "contact_id":
         return str(objs["contact"].public_id)  # type: ignore[attr-defined]
+    if name == "action_id":
+        return str(objs["action"].public_id)  # type: ignore[attr-defined]
     if name == "channel_ref" or head == "channels":
         return str(objs["channel"].public_id)  # type: ignore[attr-defined]
     if head == "canned":
@@ -131,6 +169,7 @@ FORM_DATA = {
     "action": "send",
     "contact-body": "x",
     "reply-body": "x",
+    "checked": "on",
 }
 
 
@@ -140,6 +179,7 @@ def test_every_object_url_is_404_for_another_teams_agent(
     intruder = factories.agent_of(factories.TeamFactory())
     client.force_login(intruder)
     client.raise_request_exception = False  # a crash is reported as 500 with its URL, not raised
+    seen = retry_token(team_a_objects["action"])  # type: ignore[arg-type]
     results = {}
 
     for route, ids in object_id_routes():
@@ -149,9 +189,10 @@ def test_every_object_url_is_404_for_another_teams_agent(
             if method == "GET":
                 response = client.get(url)
             else:
-                response = client.post(url, FORM_DATA | {"assignee": intruder.pk})
+                response = client.post(url, FORM_DATA | {"assignee": intruder.pk, "seen": seen})
             if response.status_code != 405:
                 results[f"{method} {url}"] = response.status_code
 
     assert results
     assert {url: code for url, code in results.items() if code != 404} == {}
+    assert OutboxAction.objects.get().state == OutboxState.FAILED

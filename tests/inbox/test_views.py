@@ -25,6 +25,9 @@ from inbox import portal_selectors, selectors, services, sessions, vault, views
 from inbox.models import (
     AuditEvent,
     CannedReply,
+    Channel,
+    ChannelStatus,
+    InboundMessage,
     Membership,
     Message,
     MessageKind,
@@ -37,6 +40,7 @@ from inbox.models import (
     TicketStatus,
 )
 from inbox.services import secrets
+from inbox.services.retry import retry_token
 from inbox.services.threads import add_blind_index, add_message, open_ticket
 from tests import factories
 from tests.conftest import HttpsClient
@@ -1258,3 +1262,213 @@ def test_ticket_page_in_german_translates_the_models_labels(
     assert "Von der sozialen Plattform übernommen" in html  # MessageSource.SOCIAL
     assert "Imported from the social platform" not in html
     assert ">Offen<" in html  # TicketStatus.OPEN in the status menu
+
+
+# --- retrying a platform action ------------------------------------------------------------
+
+
+def _platform_action(ticket: Ticket, *, kind: str = "public_reply", state: str = "failed") -> Any:
+    """A failed (or unknown) action of the ticket on a channel that is switched on."""
+    Channel.objects.filter(pk=ticket.channel_id).update(status=ChannelStatus.ACTIVE)
+    inbound = InboundMessage.objects.create(
+        channel_id=ticket.channel_id,
+        platform_message_id=f"555-{kind}",
+        kind="mention",
+        author_external_id="1001",
+        platform_created_at=timezone.now(),
+        status="processed",
+        ticket=ticket,
+    )
+    action = OutboxAction(
+        ticket=ticket,
+        channel_id=ticket.channel_id,
+        inbound=inbound,
+        kind=kind,
+        target_external_id=f"555-{kind}",
+        state=state,
+        claimed_at=timezone.now(),
+        last_error_message="The platform refused the reply (code 187).",
+    )
+    action.payload_ciphertext = vault.encrypt(ticket, action, "payload", ticket.reference)
+    action.save()
+    return action
+
+
+def _retry_url(action: OutboxAction) -> str:
+    return reverse("inbox:action_retry", args=[action.ticket.public_id, action.public_id])
+
+
+def _retry_form(action: OutboxAction, **extra: str) -> dict[str, str]:
+    return {"seen": retry_token(action), **extra}
+
+
+def test_ticket_page_offers_retry_for_failed_action(logged_in: Client, ticket: Ticket) -> None:
+    action = _platform_action(ticket)
+
+    html = logged_in.get(ticket.get_absolute_url()).content.decode()
+
+    assert f'action="{_retry_url(action)}"' in html
+    assert f'value="{retry_token(action)}"' in html
+    assert ">Retry<" in html
+    assert 'name="checked"' not in html
+
+
+def test_ticket_page_asks_for_a_check_before_retrying_unknown_reply(
+    logged_in: Client, ticket: Ticket
+) -> None:
+    _platform_action(ticket, state="unknown")
+
+    html = logged_in.get(ticket.get_absolute_url()).content.decode()
+
+    assert 'name="checked" required' in html
+    assert "I checked: the reply is not on the platform." in html
+
+
+def test_ticket_page_offers_no_retry_for_sent_action_or_inactive_channel(
+    logged_in: Client, ticket: Ticket
+) -> None:
+    _platform_action(ticket, state="sent")
+    _platform_action(ticket, kind="hide")
+    Channel.objects.filter(pk=ticket.channel_id).update(status=ChannelStatus.PAUSED)
+
+    html = logged_in.get(ticket.get_absolute_url()).content.decode()
+
+    assert ">Retry<" not in html
+    assert "The channel is not switched on" in html
+
+
+def test_action_retry_requeues_failed_action_and_redirects_with_notice(
+    logged_in: Client, ticket: Ticket
+) -> None:
+    action = _platform_action(ticket)
+
+    response = logged_in.post(_retry_url(action), _retry_form(action))
+
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("?done=action_retried")
+    assert "Haven is trying again." in logged_in.get(response.headers["Location"]).content.decode()
+    action.refresh_from_db()
+    assert (action.state, action.last_error_message) == ("pending", "")
+
+
+def test_action_retry_of_unknown_refused_without_the_check(
+    logged_in: Client, ticket: Ticket
+) -> None:
+    action = _platform_action(ticket, state="unknown")
+
+    response = logged_in.post(_retry_url(action), _retry_form(action))
+
+    assert response.status_code == 400
+    assert "Check the post on the platform first" in response.content.decode()
+    action.refresh_from_db()
+    assert action.state == "unknown"
+
+
+def test_action_retry_of_unknown_after_the_check(logged_in: Client, ticket: Ticket) -> None:
+    action = _platform_action(ticket, state="unknown")
+
+    response = logged_in.post(_retry_url(action), _retry_form(action, checked="on"))
+
+    assert response.status_code == 303
+    action.refresh_from_db()
+    assert action.state == "pending"
+
+
+def test_action_retry_twice_from_one_page_is_refused_the_second_time(
+    logged_in: Client, ticket: Ticket
+) -> None:
+    action = _platform_action(ticket)
+    form = _retry_form(action)
+
+    first = logged_in.post(_retry_url(action), form)
+    second = logged_in.post(_retry_url(action), form)
+
+    assert (first.status_code, second.status_code) == (303, 409)
+    assert "Open the conversation again" in second.content.decode()
+    assert AuditEvent.objects.filter(action="outbox.retry").count() == 1
+
+
+def test_action_retry_redirects_anonymous_to_login(client: Client, ticket: Ticket) -> None:
+    action = _platform_action(ticket)
+
+    response = client.post(_retry_url(action), _retry_form(action))
+
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith(reverse("login"))
+    action.refresh_from_db()
+    assert action.state == "failed"
+
+
+def test_action_retry_404_for_agent_of_another_team(
+    client: Client, ticket: Ticket, other_agent: factories.User
+) -> None:
+    action = _platform_action(ticket)
+    client.force_login(other_agent)
+
+    response = client.post(_retry_url(action), _retry_form(action, checked="on"))
+
+    assert response.status_code == 404
+    action.refresh_from_db()
+    assert action.state == "failed"
+
+
+def test_action_retry_404_for_action_of_another_ticket(
+    logged_in: Client, ticket: Ticket, channel: factories.Channel
+) -> None:
+    action = _platform_action(ticket)
+    other = factories.make_ticket(channel=channel)
+    url = reverse("inbox:action_retry", args=[other.public_id, action.public_id])
+
+    response = logged_in.post(url, _retry_form(action))
+
+    assert response.status_code == 404
+    action.refresh_from_db()
+    assert action.state == "failed"
+
+
+def test_action_retry_refuses_get(logged_in: Client, ticket: Ticket) -> None:
+    action = _platform_action(ticket)
+
+    response = logged_in.get(_retry_url(action))
+
+    assert response.status_code == 405
+    action.refresh_from_db()
+    assert action.state == "failed"
+
+
+def test_action_retry_needs_the_csrf_token_of_the_page(
+    agent: factories.User, ticket: Ticket
+) -> None:
+    action = _platform_action(ticket)
+    client = HttpsClient(enforce_csrf_checks=True)
+    client.force_login(agent)
+    referer = f"https://testserver{ticket.get_absolute_url()}"  # HTTPS posts need one
+
+    forged = client.post(_retry_url(action), _retry_form(action), HTTP_REFERER=referer)
+    action.refresh_from_db()
+    assert (forged.status_code, action.state) == (403, "failed")
+    page = client.get(ticket.get_absolute_url()).content.decode()
+    token = re.search(
+        rf'action="{re.escape(_retry_url(action))}"[^>]*>\s*'
+        r'<input type="hidden" name="csrfmiddlewaretoken" value="([^"]+)"',
+        page,
+    )
+    assert token is not None
+    real = client.post(
+        _retry_url(action),
+        _retry_form(action, csrfmiddlewaretoken=token[1]),
+        HTTP_REFERER=referer,
+    )
+
+    assert real.status_code == 303
+    action.refresh_from_db()
+    assert action.state == "pending"
+
+
+def test_ticket_page_retry_in_german(logged_in: Client, ticket: Ticket) -> None:
+    _platform_action(ticket, state="unknown")
+
+    html = logged_in.get(ticket.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="de").content.decode()
+
+    assert ">Erneut versuchen<" in html
+    assert "Ich habe geprüft: Die Antwort ist nicht auf der Plattform." in html
