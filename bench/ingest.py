@@ -111,7 +111,8 @@ def _services_cpu() -> float:
     """User + system CPU of every PostgreSQL and Redis server process on this machine.
 
     The server processes are shared with anything else running here: on a busy machine this
-    over-counts, never under-counts (a backend that exits mid-run takes its share with it).
+    over-counts. Backends that exited count too, through their parent's reaped-children time
+    (cutime and cstime of the postmaster), so a connection per task is not free here.
     """
     total = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -122,7 +123,7 @@ def _services_cpu() -> float:
         name = raw[raw.index("(") + 1 : raw.rindex(")")]
         if name.startswith(("postgres", "redis-server")):
             fields = raw.rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
+            total += sum(int(f) for f in fields[11:15])
     return total / os.sysconf("SC_CLK_TCK")
 
 
@@ -138,7 +139,19 @@ running.stop()
 """
 
 
-def reply_floor(replies: int) -> tuple[float, float]:
+def x_credentials(auth: str) -> dict[str, str]:
+    """The simulated brand account's credentials, signing with OAuth 1.0a or, with "oauth2",
+    calling with an OAuth 2.0 user token (tweepy sends it as a Bearer header: no signing)."""
+    from channels_bridge.simulator import world
+
+    credentials = world.default_credentials("x")
+    if auth == "oauth2":
+        credentials["access_token"] = credentials["oauth2_user_token"]
+        del credentials["consumer_key"], credentials["access_token_secret"]
+    return credentials
+
+
+def reply_floor(replies: int, auth: str) -> tuple[float, float]:
     """CPU milliseconds per public reply of the SDK alone and of the simulator alone.
 
     The real tweepy client posts ``replies`` replies, one after another, to a simulator in a
@@ -147,7 +160,6 @@ def reply_floor(replies: int) -> tuple[float, float]:
     """
     from channels_bridge.items import Item, ItemKind
     from channels_bridge.registry import get_connector
-    from channels_bridge.simulator import world
 
     server = subprocess.Popen(
         [sys.executable, "-c", _FLOOR_SERVER],
@@ -159,7 +171,7 @@ def reply_floor(replies: int) -> tuple[float, float]:
     )
     try:
         base_url, tweet_id, author_id = (server.stdout or sys.stdin).readline().split()
-        connector = get_connector("x", world.default_credentials("x"), base_url=base_url)
+        connector = get_connector("x", x_credentials(auth), base_url=base_url)
         item = Item(
             platform="x",
             kind=ItemKind.MENTION,
@@ -183,6 +195,32 @@ def reply_floor(replies: int) -> tuple[float, float]:
         (server.stdin or sys.stdout).close()
         server.wait(20)
     return client_ms, server_ms
+
+
+def _print_timeline(start: datetime) -> None:
+    """Per half second of the run: inbound items processed and replies sent."""
+    from inbox.models import InboundMessage, OutboxAction
+
+    def buckets(stamps: list[datetime | None]) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        for stamp in filter(None, stamps):
+            slot = int((stamp - start).total_seconds() * 2)
+            counts[slot] = counts.get(slot, 0) + 1
+        return counts
+
+    processed = buckets(
+        list(
+            InboundMessage.objects.filter(processed_at__gte=start).values_list(
+                "processed_at", flat=True
+            )
+        )
+    )
+    sent = buckets(
+        list(OutboxAction.objects.filter(sent_at__gte=start).values_list("sent_at", flat=True))
+    )
+    for slot in range(max([*processed, *sent], default=-1) + 1):
+        done, sent_now = processed.get(slot, 0), sent.get(slot, 0)
+        print(f"         {slot / 2:5.1f} s  processed {done:4d}  sent {sent_now:4d}")
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -222,11 +260,27 @@ def main() -> None:
         default=1000,
         help="first measure what this many replies cost tweepy and the simulator alone (0: skip)",
     )
+    parser.add_argument(
+        "--x-auth",
+        choices=("oauth1", "oauth2"),
+        default="oauth1",
+        help="how the X channel authenticates: OAuth 1.0a user context (each request signed, "
+        "as the simulator's default credentials) or an OAuth 2.0 user token (a Bearer header)",
+    )
+    parser.add_argument(
+        "--timeline",
+        action="store_true",
+        help="print, per half second of each run, the items processed and the replies sent",
+    )
     args = parser.parse_args()
     if not os.environ.get("REDIS_URL") or "postgres" not in os.environ.get("DATABASE_URL", ""):
         raise SystemExit("bench/ingest.py needs DATABASE_URL (PostgreSQL) and REDIS_URL")
 
-    floors = [reply_floor(args.floor_replies) for _ in range(3)] if args.floor_replies else []
+    floors = (
+        [reply_floor(args.floor_replies, args.x_auth) for _ in range(3)]
+        if args.floor_replies
+        else []
+    )
     with throwaway_database():
         from django.test import Client
         from django.urls import reverse
@@ -234,6 +288,7 @@ def main() -> None:
         from channels_bridge import signatures
         from channels_bridge.simulator import start_simulator
         from config.celery import app
+        from inbox import services
         from inbox.models import InboundMessage, InboundStatus, OutboxAction, OutboxState, Team
         from inbox.services import pipeline
         from tests import factories
@@ -274,6 +329,10 @@ def main() -> None:
                 send_private_link=False,
                 hide_original=False,
             )
+            if args.x_auth != "oauth1":
+                channel = services.set_channel_credentials(
+                    channel=channel, credentials=x_credentials(args.x_auth), changed_by=None
+                )
             rates = []
             cpu_per_message: list[tuple[float, float, float]] = []
             for run in range(args.runs):
@@ -283,7 +342,7 @@ def main() -> None:
                         f"order {run}-{i} lost, call me on +49 151 2{i % 10}4{run}6789{i % 7}",
                         customer=CUSTOMERS[i % len(CUSTOMERS)],
                     )
-                start = time.perf_counter()
+                start, start_wall = time.perf_counter(), datetime.now(UTC)
                 cpu_start = (
                     _workers_cpu(worker, outbox, *more),
                     time.process_time(),
@@ -314,6 +373,8 @@ def main() -> None:
                 services_ms = (_services_cpu() - cpu_start[2]) * 1000 / args.messages
                 cpu_per_message.append((workers_ms, here_ms, services_ms))
                 rates.append(args.messages / elapsed)
+                if args.timeline:
+                    _print_timeline(start_wall)
                 print(
                     f"  run {run + 1}: {args.messages} messages in {elapsed:.2f} s "
                     f"(polled and stored by {polled:.2f} s, all in tickets by "
@@ -390,6 +451,8 @@ def main() -> None:
     extra = f" + a {args.outbox_threads}-thread outbox worker" if args.outbox_threads else ""
     if args.platform_latency_ms:
         extra += f", replies answered after {args.platform_latency_ms} ms"
+    if args.x_auth == "oauth2":
+        extra += ", X with an OAuth 2.0 user token"
     pool = f"{args.worker_threads} threads each" if args.worker_threads else "prefork"
     print(
         f"ingest bench: PostgreSQL + Redis, {cores} worker processes ({pool}){extra}, "
