@@ -564,6 +564,14 @@ def test_batch_scan_failure_of_one_item_leaves_the_others_processed(
     assert result.outcomes[next(i for i in ids if i != failed.pk)].status == "processed"
 
 
+def _ingest_three_mentions(x_channel: Channel, simulator: RunningSimulator) -> list[int]:
+    """Three customers mention the brand; the items are stored, not yet processed."""
+    for customer in ("tom", "lena", "camille"):
+        simulator.sim.customer_x_mention(PHONE_TEXT, customer=customer)
+    batch = pipeline.connector_for(x_channel).fetch_since(None)
+    return list(pipeline.ingest_items(channel=x_channel, items=batch.items).new_inbound_ids)
+
+
 def test_perform_actions_claims_due_ones_and_leaves_the_rest_to_their_time(
     x_channel: Channel,
     simulator: RunningSimulator,
@@ -571,11 +579,7 @@ def test_perform_actions_claims_due_ones_and_leaves_the_rest_to_their_time(
 ) -> None:
     # Process without performing: keep the queued tasks from running.
     monkeypatch.setattr("inbox.services.processing.enqueue_on_commit", lambda *a, **k: None)
-    for customer in ("tom", "lena", "camille"):
-        simulator.sim.customer_x_mention(PHONE_TEXT, customer=customer)
-    batch = pipeline.connector_for(x_channel).fetch_since(None)
-    ids = list(pipeline.ingest_items(channel=x_channel, items=batch.items).new_inbound_ids)
-    pipeline.process_messages(inbound_ids=ids)
+    pipeline.process_messages(inbound_ids=_ingest_three_mentions(x_channel, simulator))
     actions = list(OutboxAction.objects.order_by("pk"))
     later = timezone.now() + timedelta(minutes=5)
     OutboxAction.objects.filter(pk=actions[0].pk).update(next_attempt_at=later)
@@ -640,11 +644,7 @@ def test_perform_actions_gives_back_claims_it_has_no_time_left_for(
     # Past half the stale-claim time, the sweeper may take a claim over and post it: a slow
     # batch must not post what it still holds after that.
     monkeypatch.setattr("inbox.services.processing.enqueue_on_commit", lambda *a, **k: None)
-    for customer in ("tom", "lena", "camille"):
-        simulator.sim.customer_x_mention(PHONE_TEXT, customer=customer)
-    batch = pipeline.connector_for(x_channel).fetch_since(None)
-    ids = list(pipeline.ingest_items(channel=x_channel, items=batch.items).new_inbound_ids)
-    pipeline.process_messages(inbound_ids=ids)
+    pipeline.process_messages(inbound_ids=_ingest_three_mentions(x_channel, simulator))
     actions = list(OutboxAction.objects.order_by("pk"))
     settings.HAVEN_STALE_CLAIM_SECONDS = 1  # type: ignore[attr-defined]
     simulator.sim.add_fault("slow", platform="x", method="POST", path="/2/tweets", delay_ms=700)
@@ -671,10 +671,7 @@ def test_a_batch_of_new_tickets_tells_the_team_once(
     monkeypatch.setattr("inbox.services.processing.enqueue_on_commit", lambda *a, **k: None)
     sent: list[tuple[str, dict[str, object]]] = []
     monkeypatch.setattr(events, "send_now", lambda group, event: sent.append((group, event)))
-    for customer in ("tom", "lena", "camille"):
-        simulator.sim.customer_x_mention(PHONE_TEXT, customer=customer)
-    batch = pipeline.connector_for(x_channel).fetch_since(None)
-    ids = list(pipeline.ingest_items(channel=x_channel, items=batch.items).new_inbound_ids)
+    ids = _ingest_three_mentions(x_channel, simulator)
 
     with django_capture_on_commit_callbacks(execute=True):
         pipeline.process_messages(inbound_ids=ids)
