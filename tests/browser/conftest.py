@@ -18,6 +18,10 @@ from channels.testing import ChannelsLiveServerTestCase
 from channels.testing import live as channels_live
 from django.conf import settings
 from django.core.management import call_command
+from django.test import override_settings
+from playwright.sync_api import Browser, sync_playwright
+
+from channels_bridge.simulator import RunningSimulator
 
 ARTIFACTS = Path(settings.BASE_DIR) / "artifacts"
 LAUNCH_ARGS = [
@@ -54,6 +58,48 @@ class HavenLiveServerTestCase(ChannelsLiveServerTestCase):
             test.pop("NAME", None)
         else:
             test["NAME"] = cls._test_name
+
+
+# The live server speaks plain HTTP on localhost. Production cookies are __Host- and Secure,
+# which a browser refuses to store over HTTP, and SSL redirects would bounce every request: for
+# this test server only, cookies go back to Django's default names without Secure, and no HSTS.
+PLAIN_HTTP = {
+    "SECURE_SSL_REDIRECT": False,
+    "SESSION_COOKIE_SECURE": False,
+    "CSRF_COOKIE_SECURE": False,
+    "SESSION_COOKIE_NAME": "sessionid",
+    "CSRF_COOKIE_NAME": "csrftoken",
+    "SECURE_HSTS_SECONDS": 0,
+}
+
+
+@override_settings(**PLAIN_HTTP)
+@pytest.mark.browser
+class BrowserJourney(HavenLiveServerTestCase):
+    """A live server over plain HTTP, the platform simulator and Debian's Chromium per test.
+
+    ``self.problems`` collects what the pages report (errors, CSP violations); subclasses add
+    settings with their own ``override_settings``, which adds to ``PLAIN_HTTP``.
+    """
+
+    @pytest.fixture(autouse=True)
+    def _browser(self, simulator: RunningSimulator) -> Iterator[None]:
+        chromium = chromium_path()
+        require_shared_channel_layer()
+        self.check_requirements()
+        self.problems: list[str] = []
+        self.simulator = simulator
+        with sync_playwright() as playwright:
+            self.browser: Browser = playwright.chromium.launch(
+                executable_path=chromium, args=LAUNCH_ARGS, headless=True
+            )
+            try:
+                yield
+            finally:
+                self.browser.close()
+
+    def check_requirements(self) -> None:
+        """Fail (never skip) when something a journey needs is missing."""
 
 
 def chromium_path() -> str:

@@ -7,7 +7,7 @@ in-process simulator.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -18,9 +18,8 @@ from django.db import connection
 from django.test import override_settings
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import BrowserContext, Page, expect
 
-from channels_bridge.simulator import RunningSimulator
 from inbox.models import (
     AuditEvent,
     Channel,
@@ -33,7 +32,7 @@ from inbox.models import (
 )
 from inbox.services import envelopes, pipeline
 from tests import factories
-from tests.browser.conftest import ARTIFACTS, LAUNCH_ARGS, HavenLiveServerTestCase, chromium_path
+from tests.browser.conftest import ARTIFACTS, BrowserJourney
 from tests.inbox.test_envelopes import _feed_body
 
 PASSWORD = "correct horse battery"
@@ -62,30 +61,9 @@ def off_loop(fn: Callable[..., T], /, **kwargs: Any) -> T:
         return pool.submit(call).result()
 
 
-@override_settings(
-    DEBUG=True,
-    SECURE_SSL_REDIRECT=False,
-    SESSION_COOKIE_SECURE=False,
-    CSRF_COOKIE_SECURE=False,
-    SESSION_COOKIE_NAME="sessionid",
-    CSRF_COOKIE_NAME="csrftoken",
-    SECURE_HSTS_SECONDS=0,
-)
+@override_settings(DEBUG=True)
 @pytest.mark.browser
-class AdminChannelJourney(HavenLiveServerTestCase):
-    @pytest.fixture(autouse=True)
-    def _browser(self, simulator: RunningSimulator) -> Iterator[None]:
-        self.simulator = simulator
-        self.problems: list[str] = []
-        with sync_playwright() as playwright:
-            self.browser: Browser = playwright.chromium.launch(
-                executable_path=chromium_path(), args=LAUNCH_ARGS, headless=True
-            )
-            try:
-                yield
-            finally:
-                self.browser.close()
-
+class AdminChannelJourney(BrowserJourney):
     # --- helpers ---------------------------------------------------------------------------
 
     def new_page(

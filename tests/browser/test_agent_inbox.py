@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -12,19 +12,12 @@ from typing import Any, TypeVar
 import pytest
 from django.contrib.auth.hashers import Argon2PasswordHasher
 from django.db import connection
-from django.test import override_settings
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import BrowserContext, Page
 
 from inbox.models import AuditEvent, InboundMessage, MessageKind, MessageSource, Ticket
 from inbox.services.threads import add_message, open_ticket
 from tests import factories
-from tests.browser.conftest import (
-    ARTIFACTS,
-    LAUNCH_ARGS,
-    HavenLiveServerTestCase,
-    chromium_path,
-    require_shared_channel_layer,
-)
+from tests.browser.conftest import ARTIFACTS, BrowserJourney
 
 PASSWORD = "correct horse battery"
 EMAIL = "lena.park@example.invalid"
@@ -70,37 +63,8 @@ document.addEventListener('securitypolicyviolation', (e) => {
 """
 
 
-# The live server speaks plain http on localhost. Production cookies are __Host- and Secure,
-# which a browser refuses to store over http, and SSL redirects would bounce every request:
-# for this test server only, cookies go back to Django's default names without Secure.
-@override_settings(
-    SECURE_SSL_REDIRECT=False,
-    SESSION_COOKIE_SECURE=False,
-    CSRF_COOKIE_SECURE=False,
-    SESSION_COOKIE_NAME="sessionid",
-    CSRF_COOKIE_NAME="csrftoken",
-    SECURE_HSTS_SECONDS=0,
-)
 @pytest.mark.browser
-class AgentInboxJourney(HavenLiveServerTestCase):
-    @pytest.fixture(autouse=True)
-    def _browser(self, request: pytest.FixtureRequest) -> Iterator[None]:
-        require_shared_channel_layer()
-        self.problems: list[str] = []
-        self.simulator = None
-        try:
-            self.simulator = request.getfixturevalue("simulator")
-        except pytest.FixtureLookupError:
-            self.simulator = None
-        with sync_playwright() as playwright:
-            self.browser: Browser = playwright.chromium.launch(
-                executable_path=chromium_path(), args=LAUNCH_ARGS, headless=True
-            )
-            try:
-                yield
-            finally:
-                self.browser.close()
-
+class AgentInboxJourney(BrowserJourney):
     # --- helpers ---------------------------------------------------------------------------
 
     def new_page(self, *, width: int = 1280, height: int = 860) -> tuple[BrowserContext, Page]:
@@ -182,7 +146,7 @@ class AgentInboxJourney(HavenLiveServerTestCase):
             from inbox.services.pipeline import ingest_items
         except ImportError:
             return None
-        if self.simulator is None or not channel.api_base_url:
+        if not channel.api_base_url:
             return None
         external_id = str(uuid.uuid4().int)[:18]
         item = Item(
@@ -210,10 +174,7 @@ class AgentInboxJourney(HavenLiveServerTestCase):
         team = factories.TeamFactory(name="Support")
         alice = agent(team, "alice")
         agent(team, "bob")
-        if self.simulator is not None:
-            channel = factories.simulated_channel(team=team, simulator=self.simulator)
-        else:
-            channel = factories.make_channel(team=team, name="Acme Support")
+        channel = factories.simulated_channel(team=team, simulator=self.simulator)
         hostile = self.arrive(
             channel, text=HOSTILE_TEXT, handle="@m\u200ballory", name=HOSTILE_NAME
         )

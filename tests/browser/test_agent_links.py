@@ -3,13 +3,11 @@ the public link, reply to an e-mail contact and link it to the author; with and 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.test import override_settings
 from django.utils import timezone
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import BrowserContext, Page
 
 from inbox import portal_selectors
 from inbox.exceptions import LinkExpired
@@ -26,13 +24,7 @@ from inbox.models import (
 )
 from inbox.services import pipeline, portal, secrets
 from tests import factories
-from tests.browser.conftest import (
-    ARTIFACTS,
-    LAUNCH_ARGS,
-    HavenLiveServerTestCase,
-    chromium_path,
-    require_shared_channel_layer,
-)
+from tests.browser.conftest import ARTIFACTS, BrowserJourney
 from tests.browser.test_agent_inbox import CSP_WATCH, PASSWORD, agent, off_loop
 
 CONTACT_EMAIL = "kim.muster@example.invalid"
@@ -54,30 +46,8 @@ def _ticket_with_dm_and_contact(*, simulator: Any, team: Any) -> tuple[Ticket, s
     return ticket, drop_ref
 
 
-@override_settings(
-    SECURE_SSL_REDIRECT=False,
-    SESSION_COOKIE_SECURE=False,
-    CSRF_COOKIE_SECURE=False,
-    SESSION_COOKIE_NAME="sessionid",
-    CSRF_COOKIE_NAME="csrftoken",
-    SECURE_HSTS_SECONDS=0,
-)
 @pytest.mark.browser
-class AgentLinksJourney(HavenLiveServerTestCase):
-    @pytest.fixture(autouse=True)
-    def _browser(self, request: pytest.FixtureRequest) -> Iterator[None]:
-        require_shared_channel_layer()
-        self.problems: list[str] = []
-        self.simulator = request.getfixturevalue("simulator")
-        with sync_playwright() as playwright:
-            self.browser: Browser = playwright.chromium.launch(
-                executable_path=chromium_path(), args=LAUNCH_ARGS, headless=True
-            )
-            try:
-                yield
-            finally:
-                self.browser.close()
-
+class AgentLinksJourney(BrowserJourney):
     def new_page(self, *, javascript: bool = True) -> tuple[BrowserContext, Page]:
         context = self.browser.new_context(
             viewport={"width": 1280, "height": 900}, java_script_enabled=javascript

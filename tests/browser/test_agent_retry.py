@@ -3,23 +3,15 @@ outcome is unknown, which needs the agent's check first; the page follows live."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.test import override_settings
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Page
 
 from inbox.models import Channel, OutboxAction, OutboxKind, OutboxState, Platform, Ticket
 from inbox.services import pipeline
 from tests import factories
-from tests.browser.conftest import (
-    ARTIFACTS,
-    LAUNCH_ARGS,
-    HavenLiveServerTestCase,
-    chromium_path,
-    require_shared_channel_layer,
-)
+from tests.browser.conftest import ARTIFACTS, BrowserJourney
 from tests.browser.test_agent_inbox import CSP_WATCH, PASSWORD, agent, off_loop
 
 
@@ -46,30 +38,8 @@ def _perform(action_id: int) -> str:
     return pipeline.perform_action(action_id=action_id).state
 
 
-@override_settings(
-    SECURE_SSL_REDIRECT=False,
-    SESSION_COOKIE_SECURE=False,
-    CSRF_COOKIE_SECURE=False,
-    SESSION_COOKIE_NAME="sessionid",
-    CSRF_COOKIE_NAME="csrftoken",
-    SECURE_HSTS_SECONDS=0,
-)
 @pytest.mark.browser
-class AgentRetryJourney(HavenLiveServerTestCase):
-    @pytest.fixture(autouse=True)
-    def _browser(self, request: pytest.FixtureRequest) -> Iterator[None]:
-        require_shared_channel_layer()
-        self.problems: list[str] = []
-        self.simulator = request.getfixturevalue("simulator")
-        with sync_playwright() as playwright:
-            self.browser: Browser = playwright.chromium.launch(
-                executable_path=chromium_path(), args=LAUNCH_ARGS, headless=True
-            )
-            try:
-                yield
-            finally:
-                self.browser.close()
-
+class AgentRetryJourney(BrowserJourney):
     def new_page(self) -> Page:
         context = self.browser.new_context(viewport={"width": 1280, "height": 900})
         context.add_init_script(CSP_WATCH)

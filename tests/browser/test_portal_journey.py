@@ -7,25 +7,18 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
 from django.test import override_settings
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import BrowserContext, Page
 
 from inbox.models import MessageSource, Platform, Ticket
 from inbox.services import pipeline
 from tests import factories
-from tests.browser.conftest import (
-    ARTIFACTS,
-    LAUNCH_ARGS,
-    HavenLiveServerTestCase,
-    chromium_path,
-    require_shared_channel_layer,
-)
+from tests.browser.conftest import ARTIFACTS, BrowserJourney
 from tests.browser.test_agent_inbox import CSP_WATCH, PASSWORD, off_loop
 from tests.browser.test_agent_inbox import agent as make_agent
 
@@ -47,32 +40,13 @@ def _require_axe() -> None:
 
 
 @override_settings(
-    SECURE_SSL_REDIRECT=False,
-    SESSION_COOKIE_SECURE=False,
-    CSRF_COOKIE_SECURE=False,
-    SESSION_COOKIE_NAME="sessionid",
-    CSRF_COOKIE_NAME="csrftoken",
-    SECURE_HSTS_SECONDS=0,
     HAVEN_ORGANISATION_NAME="Acme Shop GmbH",
     HAVEN_PRIVACY_NOTICE_URL="https://acme.example/privacy",
 )
 @pytest.mark.browser
-class PortalJourney(HavenLiveServerTestCase):
-    @pytest.fixture(autouse=True)
-    def _browser(self, request: pytest.FixtureRequest) -> Iterator[None]:
-        chromium = chromium_path()
-        require_shared_channel_layer()
+class PortalJourney(BrowserJourney):
+    def check_requirements(self) -> None:
         _require_axe()
-        self.problems: list[str] = []
-        self.simulator = request.getfixturevalue("simulator")
-        with sync_playwright() as playwright:
-            self.browser: Browser = playwright.chromium.launch(
-                executable_path=chromium, args=LAUNCH_ARGS, headless=True
-            )
-            try:
-                yield
-            finally:
-                self.browser.close()
 
     # --- helpers ---------------------------------------------------------------------------
 

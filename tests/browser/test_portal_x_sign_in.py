@@ -7,26 +7,19 @@ from __future__ import annotations
 import re
 import socket
 import time
-from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
 import pytest
 from daphne.testing import DaphneProcess
 from django.test import override_settings
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import BrowserContext, Page
 
 from channels_bridge.simulator import world
 from inbox.models import Platform, PortalGrant, Ticket
 from inbox.services import pipeline
 from tests import factories
-from tests.browser.conftest import (
-    ARTIFACTS,
-    LAUNCH_ARGS,
-    HavenLiveServerTestCase,
-    chromium_path,
-    require_shared_channel_layer,
-)
+from tests.browser.conftest import ARTIFACTS, BrowserJourney
 from tests.browser.test_agent_inbox import CSP_WATCH, off_loop
 from tests.browser.test_portal_journey import AXE, DESKTOP, PHONE
 
@@ -45,35 +38,16 @@ PORT = _free_port()
 
 
 @override_settings(
-    SECURE_SSL_REDIRECT=False,
-    SESSION_COOKIE_SECURE=False,
-    CSRF_COOKIE_SECURE=False,
-    SESSION_COOKIE_NAME="sessionid",
-    CSRF_COOKIE_NAME="csrftoken",
-    SECURE_HSTS_SECONDS=0,
     HAVEN_BASE_URL=f"http://localhost:{PORT}",
     HAVEN_ORGANISATION_NAME="Acme Shop GmbH",
 )
 @pytest.mark.browser
-class PortalXSignIn(HavenLiveServerTestCase):
+class PortalXSignIn(BrowserJourney):
     ProtocolServerProcess = partial(DaphneProcess, port=PORT)
 
-    @pytest.fixture(autouse=True)
-    def _browser(self, request: pytest.FixtureRequest) -> Iterator[None]:
-        chromium = chromium_path()
-        require_shared_channel_layer()
+    def check_requirements(self) -> None:
         if not AXE.is_file():
             pytest.fail("axe-core is missing: run `npm ci`", pytrace=False)
-        self.problems: list[str] = []
-        self.simulator = request.getfixturevalue("simulator")
-        with sync_playwright() as playwright:
-            self.browser: Browser = playwright.chromium.launch(
-                executable_path=chromium, args=LAUNCH_ARGS, headless=True
-            )
-            try:
-                yield
-            finally:
-                self.browser.close()
 
     def new_context(
         self, viewport: dict[str, int], *, expect_404: bool = False
