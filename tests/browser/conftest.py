@@ -19,7 +19,7 @@ from channels.testing import live as channels_live
 from django.conf import settings
 from django.core.management import call_command
 from django.test import override_settings
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from channels_bridge.simulator import RunningSimulator
 
@@ -59,6 +59,14 @@ class HavenLiveServerTestCase(ChannelsLiveServerTestCase):
         else:
             test["NAME"] = cls._test_name
 
+
+# Collects the page's CSP violations in window.__haven_csp, for the tests to read.
+CSP_WATCH = """
+window.__haven_csp = [];
+document.addEventListener('securitypolicyviolation', (e) => {
+  window.__haven_csp.push(e.violatedDirective + ' ' + e.blockedURI);
+});
+"""
 
 # The live server speaks plain HTTP on localhost. Production cookies are __Host- and Secure,
 # which a browser refuses to store over HTTP, and SSL redirects would bounce every request: for
@@ -100,6 +108,31 @@ class BrowserJourney(HavenLiveServerTestCase):
 
     def check_requirements(self) -> None:
         """Fail (never skip) when something a journey needs is missing."""
+
+    def watched_page(
+        self, *, dialogs: bool = True, console_ignores: tuple[str, ...] = (), **options: Any
+    ) -> tuple[BrowserContext, Page]:
+        """A page in a new browser context (``options``) whose script errors, console errors
+        and, with ``dialogs``, dialogs land in ``self.problems``; CSP violations are collected
+        in the page (``CSP_WATCH``). ``console_ignores``: console errors an expected answer
+        causes (a 404 page, a 409)."""
+        context = self.browser.new_context(**options)
+        context.add_init_script(CSP_WATCH)
+        page = context.new_page()
+        if dialogs:
+            page.on("dialog", lambda d: (self.problems.append(f"dialog: {d.message}"), d.dismiss()))
+        page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
+
+        def console(message: Any) -> None:
+            if message.type == "error" and not any(i in message.text for i in console_ignores):
+                self.problems.append(f"console {message.type}: {message.text}")
+
+        page.on("console", console)
+        page.set_default_timeout(30_000)  # a shared 2-core machine can be slow
+        return context, page
+
+    def shot(self, page: Page, name: str) -> None:
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def chromium_path() -> str:

@@ -32,20 +32,13 @@ from inbox.models import (
 )
 from inbox.services import envelopes, pipeline
 from tests import factories
-from tests.browser.conftest import ARTIFACTS, BrowserJourney
+from tests.browser.conftest import BrowserJourney
 from tests.inbox.test_envelopes import _feed_body
 
 PASSWORD = "correct horse battery"
 MENTION = "@acme my order never arrived, write to jana.beispiel@example.org"
 TEMPLATE = "Let's continue privately: {link} (ref {ref})"
 T = TypeVar("T")
-
-CSP_WATCH = """
-window.__haven_csp = [];
-document.addEventListener('securitypolicyviolation', (e) => {
-  window.__haven_csp.push(e.violatedDirective + ' ' + e.blockedURI);
-});
-"""
 
 
 def off_loop(fn: Callable[..., T], /, **kwargs: Any) -> T:
@@ -69,27 +62,13 @@ class AdminChannelJourney(BrowserJourney):
     def new_page(
         self, *, width: int = 1280, height: int = 900, state: Any = None, javascript: bool = True
     ) -> tuple[BrowserContext, Page]:
-        context = self.browser.new_context(
+        return self.watched_page(
+            dialogs=False,
+            console_ignores=("409",),
             viewport={"width": width, "height": height},
             storage_state=state,
             java_script_enabled=javascript,
         )
-        context.add_init_script(CSP_WATCH)
-        page = context.new_page()
-        page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
-        page.on(
-            "console",
-            lambda m: (
-                self.problems.append(f"console {m.type}: {m.text}")
-                if m.type == "error" and "409" not in m.text
-                else None
-            ),
-        )
-        page.set_default_timeout(30_000)  # a shared 2-core machine can be slow
-        return context, page
-
-    def shot(self, page: Page, name: str) -> None:
-        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
     def check_clean(self, page: Page) -> None:
         self.problems += [f"csp: {v}" for v in page.evaluate("window.__haven_csp || []")]

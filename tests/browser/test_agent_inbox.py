@@ -17,7 +17,7 @@ from playwright.sync_api import BrowserContext, Page
 from inbox.models import AuditEvent, InboundMessage, MessageKind, MessageSource, Ticket
 from inbox.services.threads import add_message, open_ticket
 from tests import factories
-from tests.browser.conftest import ARTIFACTS, BrowserJourney
+from tests.browser.conftest import BrowserJourney
 
 PASSWORD = "correct horse battery"
 EMAIL = "lena.park@example.invalid"
@@ -55,12 +55,6 @@ def agent(team: Any, username: str) -> Any:
 
 
 # Watches for Content-Security-Policy violations from the very first script of every page.
-CSP_WATCH = """
-window.__haven_csp = [];
-document.addEventListener('securitypolicyviolation', (e) => {
-  window.__haven_csp.push(e.violatedDirective + ' ' + e.blockedURI);
-});
-"""
 
 
 @pytest.mark.browser
@@ -68,19 +62,7 @@ class AgentInboxJourney(BrowserJourney):
     # --- helpers ---------------------------------------------------------------------------
 
     def new_page(self, *, width: int = 1280, height: int = 860) -> tuple[BrowserContext, Page]:
-        context = self.browser.new_context(viewport={"width": width, "height": height})
-        context.add_init_script(CSP_WATCH)
-        page = context.new_page()
-        page.on("dialog", lambda d: (self.problems.append(f"dialog: {d.message}"), d.dismiss()))
-        page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
-        page.on(
-            "console",
-            lambda m: (
-                self.problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None
-            ),
-        )
-        page.set_default_timeout(30_000)  # a shared 2-core machine can be slow
-        return context, page
+        return self.watched_page(viewport={"width": width, "height": height})
 
     def login(self, page: Page, username: str) -> None:
         page.goto(f"{self.live_server_url}/login/")
@@ -102,9 +84,6 @@ class AgentInboxJourney(BrowserJourney):
             violations = page.evaluate("window.__haven_csp || []")
             self.problems += [f"csp: {v}" for v in violations]
         assert self.problems == []
-
-    def shot(self, page: Page, name: str) -> None:
-        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
     def arrive(self, channel: Any, *, text: str, handle: str, name: str) -> Ticket:
         """A mention arrives: through the pipeline when it can run here, else as a ticket."""

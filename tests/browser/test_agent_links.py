@@ -24,8 +24,8 @@ from inbox.models import (
 )
 from inbox.services import pipeline, portal, secrets
 from tests import factories
-from tests.browser.conftest import ARTIFACTS, BrowserJourney
-from tests.browser.test_agent_inbox import CSP_WATCH, PASSWORD, agent, off_loop
+from tests.browser.conftest import BrowserJourney
+from tests.browser.test_agent_inbox import PASSWORD, agent, off_loop
 
 CONTACT_EMAIL = "kim.muster@example.invalid"
 
@@ -49,21 +49,9 @@ def _ticket_with_dm_and_contact(*, simulator: Any, team: Any) -> tuple[Ticket, s
 @pytest.mark.browser
 class AgentLinksJourney(BrowserJourney):
     def new_page(self, *, javascript: bool = True) -> tuple[BrowserContext, Page]:
-        context = self.browser.new_context(
+        return self.watched_page(
             viewport={"width": 1280, "height": 900}, java_script_enabled=javascript
         )
-        context.add_init_script(CSP_WATCH)
-        page = context.new_page()
-        page.on("dialog", lambda d: (self.problems.append(f"dialog: {d.message}"), d.dismiss()))
-        page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
-        page.on(
-            "console",
-            lambda m: (
-                self.problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None
-            ),
-        )
-        page.set_default_timeout(30_000)
-        return context, page
 
     def login(self, page: Page, username: str) -> None:
         page.goto(f"{self.live_server_url}/login/")
@@ -71,9 +59,6 @@ class AgentLinksJourney(BrowserJourney):
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_url(f"{self.live_server_url}/")
-
-    def shot(self, page: Page, name: str) -> None:
-        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
     def check_clean(self, page: Page) -> None:
         violations = page.evaluate("window.__haven_csp || []")

@@ -11,8 +11,8 @@ from playwright.sync_api import Page
 from inbox.models import Channel, OutboxAction, OutboxKind, OutboxState, Platform, Ticket
 from inbox.services import pipeline
 from tests import factories
-from tests.browser.conftest import ARTIFACTS, BrowserJourney
-from tests.browser.test_agent_inbox import CSP_WATCH, PASSWORD, agent, off_loop
+from tests.browser.conftest import BrowserJourney
+from tests.browser.test_agent_inbox import PASSWORD, agent, off_loop
 
 
 def _ticket_with_failed_reply_and_unknown_dm(*, simulator: Any, team: Any) -> Ticket:
@@ -41,22 +41,7 @@ def _perform(action_id: int) -> str:
 @pytest.mark.browser
 class AgentRetryJourney(BrowserJourney):
     def new_page(self) -> Page:
-        context = self.browser.new_context(viewport={"width": 1280, "height": 900})
-        context.add_init_script(CSP_WATCH)
-        page = context.new_page()
-        page.on("dialog", lambda d: (self.problems.append(f"dialog: {d.message}"), d.dismiss()))
-        page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
-        page.on(
-            "console",
-            lambda m: (
-                self.problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None
-            ),
-        )
-        page.set_default_timeout(30_000)
-        return page
-
-    def shot(self, page: Page, name: str) -> None:
-        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+        return self.watched_page(viewport={"width": 1280, "height": 900})[1]
 
     def test_agent_retries_a_failed_reply_and_a_checked_unknown_private_message(self) -> None:
         team = factories.TeamFactory(name="Support")

@@ -19,7 +19,7 @@ from inbox.models import MessageSource, Platform, Ticket
 from inbox.services import pipeline
 from tests import factories
 from tests.browser.conftest import ARTIFACTS, BrowserJourney
-from tests.browser.test_agent_inbox import CSP_WATCH, PASSWORD, off_loop
+from tests.browser.test_agent_inbox import PASSWORD, off_loop
 from tests.browser.test_agent_inbox import agent as make_agent
 
 # The order number is long and odd enough that no random token on a page can contain it.
@@ -51,25 +51,11 @@ class PortalJourney(BrowserJourney):
     # --- helpers ---------------------------------------------------------------------------
 
     def new_context(self, viewport: dict[str, int], **options: Any) -> tuple[BrowserContext, Page]:
-        context = self.browser.new_context(viewport=viewport, **options)  # type: ignore[arg-type]
-        context.add_init_script(CSP_WATCH)
-        page = context.new_page()
-        page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
-        page.on(
-            "console",
-            lambda m: (
-                self.problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None
-            ),
-        )
-        page.set_default_timeout(30_000)  # a shared 2-core machine can be slow
-        return context, page
+        return self.watched_page(dialogs=False, viewport=viewport, **options)
 
     def local(self, url: str) -> str:
         """Links carry HAVEN_BASE_URL; the live server listens elsewhere."""
         return re.sub(r"^https?://[^/]+", self.live_server_url, url)
-
-    def shot(self, page: Page, name: str) -> None:
-        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
     def check_csp(self, *pages: Page) -> None:
         for page in pages:

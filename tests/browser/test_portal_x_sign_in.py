@@ -19,8 +19,8 @@ from channels_bridge.simulator import world
 from inbox.models import Platform, PortalGrant, Ticket
 from inbox.services import pipeline
 from tests import factories
-from tests.browser.conftest import ARTIFACTS, BrowserJourney
-from tests.browser.test_agent_inbox import CSP_WATCH, off_loop
+from tests.browser.conftest import BrowserJourney
+from tests.browser.test_agent_inbox import off_loop
 from tests.browser.test_portal_journey import AXE, DESKTOP, PHONE
 
 MENTION = "Order 4711 still missing, write to quinn.h@example.invalid please"
@@ -53,22 +53,8 @@ class PortalXSignIn(BrowserJourney):
         self, viewport: dict[str, int], *, expect_404: bool = False
     ) -> tuple[BrowserContext, Page]:
         """A watched page; ``expect_404`` lets Chromium's console line for a 404 page pass."""
-        context = self.browser.new_context(viewport=viewport)  # type: ignore[arg-type]
-        context.add_init_script(CSP_WATCH)
-        page = context.new_page()
-        page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
-
-        def console(message: Any) -> None:
-            expected = expect_404 and "status of 404" in message.text
-            if message.type == "error" and not expected:
-                self.problems.append(f"console {message.type}: {message.text}")
-
-        page.on("console", console)
-        page.set_default_timeout(30_000)
-        return context, page
-
-    def shot(self, page: Page, name: str) -> None:
-        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+        ignores = ("status of 404",) if expect_404 else ()
+        return self.watched_page(dialogs=False, console_ignores=ignores, viewport=viewport)
 
     def csp_violations(self, page: Page) -> list[str]:
         return [f"csp: {v}" for v in page.evaluate("window.__haven_csp || []")]
