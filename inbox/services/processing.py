@@ -454,8 +454,8 @@ class _Batch:
         for ticket, fields in self.touched.values():
             ticket.save(update_fields=sorted(fields))
         self._update_inbound_rows()
-        # Nobody can be watching a ticket that did not exist before this commit: a new ticket
-        # needs one event for its team's inbox; joined tickets get the full set.
+        # Nobody can be watching a ticket that did not exist before this commit: the new
+        # tickets need one event per team, for its inbox; joined tickets get the full set.
         new_ids = {n.ticket.public_id for n in self.new_tickets}
         threads.tickets_created_on_commit([n.ticket for n in self.new_tickets])
         for message in self.messages:
