@@ -326,6 +326,10 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's own logging config gives "django" a DEBUG-only console handler and
+        # "mail_admins", which print exception messages and mail tracebacks with request data:
+        # no handlers here drops them, and its records reach ours through the root logger.
+        "django": {"handlers": [], "level": "INFO"},
         # A 5xx line keeps method, route pattern, status and exception class: no exception
         # message and no traceback, which can carry personal data (SECURITY-DESIGN.md §8).
         "django.request": {"level": "ERROR", "filters": ["server_errors"]},

@@ -107,11 +107,28 @@ except ValueError:
 """
 
 
-def _run(script: str) -> str:
+# An exception logged on a django.* logger with DEBUG on (as `make demo` runs): Django's own
+# logging config gives "django" a console handler of its own for DEBUG, with a plain formatter.
+DJANGO_DEBUG_ERROR = f"""
+import logging
+import os
+import django
+
+os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+
+django.setup()
+try:
+    raise ValueError("template said {CANARY}")
+except ValueError:
+    logging.getLogger("django.template").exception("template failed")
+"""
+
+
+def _run(script: str, **env: str) -> str:
     result = subprocess.run(
         [sys.executable, "-c", script],
         cwd=ROOT,
-        env=production_env(),
+        env=production_env(**env),
         capture_output=True,
         text=True,
         timeout=120,
@@ -138,4 +155,12 @@ def test_celery_worker_task_failure_log_has_classes_and_frames_but_no_message() 
     assert "error=builtins.KeyError (message withheld)" in output
     assert "ERROR inbox.tasks task failed ticket=42" in output
     assert output.count("error=builtins.ValueError (message withheld)") == 2
+    assert CANARY not in output
+
+
+def test_django_exception_with_debug_on_prints_once_without_its_message() -> None:
+    output = _run(DJANGO_DEBUG_ERROR, DJANGO_DEBUG="true")
+
+    assert output.count("ERROR django.template template failed") == 1
+    assert "builtins.ValueError (message withheld)" in output
     assert CANARY not in output
