@@ -100,9 +100,16 @@ def _handshake(request: HttpRequest, channel: Channel) -> HttpResponse:
             return HttpResponseForbidden("Verification failed.", content_type="text/plain")
         return HttpResponse(challenge, content_type="text/plain")
     crc_token = request.GET.get("crc_token", "")
-    secret = vault.decrypt_channel_credentials(channel).get("consumer_secret", "")
-    if not crc_token or not secret:
+    if not crc_token:
         return HttpResponseBadRequest("Missing crc_token.", content_type="text/plain")
+    secret = vault.decrypt_channel_credentials(channel).get("consumer_secret", "")
+    if not secret:
+        # Credentials without the app's consumer secret (an OAuth 2.0 token alone) cannot
+        # answer X's challenge: webhooks need it, polling does not.
+        return HttpResponseBadRequest(
+            "The channel has no consumer secret to answer the challenge with.",
+            content_type="text/plain",
+        )
     return JsonResponse(signatures.x_crc_response(secret, crc_token))
 
 

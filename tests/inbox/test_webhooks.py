@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from channels_bridge import signatures
 from channels_bridge.simulator import RunningSimulator
-from inbox import vault
+from inbox import services, vault
 from inbox.models import (
     Channel,
     InboundEnvelope,
@@ -366,3 +366,30 @@ def test_x_crc_answers_from_consumer_secret(
     secret = simulator.credentials("x")["consumer_secret"]
     assert response.status_code == 200
     assert response.json() == signatures.x_crc_response(secret, "challenge-123")
+
+
+def test_x_crc_without_a_token_is_refused_before_the_channel_key_is_read(
+    client: Client, team: Team, simulator: RunningSimulator
+) -> None:
+    channel = factories.simulated_channel(team=team, simulator=simulator, platform=Platform.X)
+    vault.clear_key_cache()
+
+    with _database_fails(OperationalError, table="inbox_channelkey"):
+        response = client.get(_url(channel))
+
+    assert response.status_code == 400
+    assert response.content == b"Missing crc_token."
+
+
+def test_x_crc_without_a_consumer_secret_says_so(
+    client: Client, team: Team, simulator: RunningSimulator
+) -> None:
+    channel = factories.simulated_channel(team=team, simulator=simulator, platform=Platform.X)
+    credentials = simulator.credentials("x")
+    oauth2_only = {"user_id": credentials["user_id"], "access_token": "oauth2-user-token"}
+    services.set_channel_credentials(channel=channel, credentials=oauth2_only, changed_by=None)
+
+    response = client.get(_url(channel), {"crc_token": "challenge-123"})
+
+    assert response.status_code == 400
+    assert b"no consumer secret" in response.content
