@@ -1,4 +1,5 @@
-"""App configuration: checks the vault's keys at start-up so a bad key fails fast."""
+"""App configuration: checks the vault's keys at start-up so a bad key fails fast, and
+registers the system checks."""
 
 from django.apps import AppConfig
 
@@ -9,7 +10,7 @@ class InboxConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from inbox import vault
+        from inbox import checks, vault  # noqa: F401 - importing checks registers them
 
         # Parsing the keyring here makes a malformed HAVEN_MASTER_KEYS stop the process at
         # start-up rather than halfway through a request.
