@@ -9,7 +9,20 @@ from django.utils import timezone
 
 from channels_bridge.simulator import RunningSimulator
 from inbox import services, vault
-from inbox.models import Channel, ChannelPolicy, Membership, Platform, Role, Team, Ticket
+from inbox.models import (
+    Channel,
+    ChannelPolicy,
+    ChannelStatus,
+    InboundMessage,
+    Membership,
+    OutboxAction,
+    OutboxKind,
+    OutboxState,
+    Platform,
+    Role,
+    Team,
+    Ticket,
+)
 
 User = AbstractUser
 __all__ = ["Channel", "Team", "Ticket", "User"]
@@ -85,3 +98,35 @@ def make_ticket(*, channel: Channel, **kwargs: object) -> Ticket:
     )
     vault.create_key(ticket)
     return ticket
+
+
+def ended_action(
+    ticket: Ticket, *, kind: str = OutboxKind.PUBLIC_REPLY, state: str = OutboxState.FAILED
+) -> OutboxAction:
+    """A platform action of the ticket that ended ``failed`` (or ``unknown``), with its item and
+    its text, on a channel switched on: what an agent can retry."""
+    assert ticket.channel_id is not None
+    Channel.objects.filter(pk=ticket.channel_id).update(status=ChannelStatus.ACTIVE)
+    target = f"555-{kind}"
+    inbound = InboundMessage.objects.create(
+        channel_id=ticket.channel_id,
+        platform_message_id=target,
+        kind="mention",
+        author_external_id="1001",
+        platform_created_at=timezone.now(),
+        status="processed",
+        ticket=ticket,
+    )
+    action = OutboxAction(
+        ticket=ticket,
+        channel_id=ticket.channel_id,
+        inbound=inbound,
+        kind=kind,
+        target_external_id=target,
+        state=state,
+        claimed_at=timezone.now(),
+        last_error_message="The platform refused the reply (code 187).",
+    )
+    action.payload_ciphertext = vault.encrypt(ticket, action, "payload", ticket.reference)
+    action.save()
+    return action

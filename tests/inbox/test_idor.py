@@ -15,13 +15,9 @@ from django.utils import timezone
 
 from inbox import services, vault
 from inbox.models import (
-    Channel,
-    ChannelStatus,
-    InboundMessage,
     MessageKind,
     MessageSource,
     OutboxAction,
-    OutboxKind,
     OutboxState,
     PortalContact,
     Ticket,
@@ -99,27 +95,7 @@ def team_a_objects() -> dict[str, object]:
     )
     contact.save()
     # A failed reply on a switched-on channel: a missing access check would queue it again.
-    Channel.objects.filter(pk=channel.pk).update(status=ChannelStatus.ACTIVE)
-    inbound = InboundMessage.objects.create(
-        channel=channel,
-        platform_message_id="777",
-        kind="mention",
-        author_external_id="1001",
-        platform_created_at=timezone.now(),
-        status="processed",
-        ticket=ticket,
-    )
-    action = OutboxAction(
-        ticket=ticket,
-        channel=channel,
-        inbound=inbound,
-        kind=OutboxKind.PUBLIC_REPLY,
-        target_external_id="777",
-        state=OutboxState.FAILED,
-        claimed_at=timezone.now(),
-    )
-    action.payload_ciphertext = vault.encrypt(ticket, action, "payload", ticket.reference)
-    action.save()
+    action = factories.ended_action(ticket)
     return {
         "ticket": ticket,
         "message": message,

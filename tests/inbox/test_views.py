@@ -27,7 +27,6 @@ from inbox.models import (
     CannedReply,
     Channel,
     ChannelStatus,
-    InboundMessage,
     Membership,
     Message,
     MessageKind,
@@ -1267,33 +1266,6 @@ def test_ticket_page_in_german_translates_the_models_labels(
 # --- retrying a platform action ------------------------------------------------------------
 
 
-def _platform_action(ticket: Ticket, *, kind: str = "public_reply", state: str = "failed") -> Any:
-    """A failed (or unknown) action of the ticket on a channel that is switched on."""
-    Channel.objects.filter(pk=ticket.channel_id).update(status=ChannelStatus.ACTIVE)
-    inbound = InboundMessage.objects.create(
-        channel_id=ticket.channel_id,
-        platform_message_id=f"555-{kind}",
-        kind="mention",
-        author_external_id="1001",
-        platform_created_at=timezone.now(),
-        status="processed",
-        ticket=ticket,
-    )
-    action = OutboxAction(
-        ticket=ticket,
-        channel_id=ticket.channel_id,
-        inbound=inbound,
-        kind=kind,
-        target_external_id=f"555-{kind}",
-        state=state,
-        claimed_at=timezone.now(),
-        last_error_message="The platform refused the reply (code 187).",
-    )
-    action.payload_ciphertext = vault.encrypt(ticket, action, "payload", ticket.reference)
-    action.save()
-    return action
-
-
 def _retry_url(action: OutboxAction) -> str:
     return reverse("inbox:action_retry", args=[action.ticket.public_id, action.public_id])
 
@@ -1303,7 +1275,7 @@ def _retry_form(action: OutboxAction, **extra: str) -> dict[str, str]:
 
 
 def test_ticket_page_offers_retry_for_failed_action(logged_in: Client, ticket: Ticket) -> None:
-    action = _platform_action(ticket)
+    action = factories.ended_action(ticket)
 
     html = logged_in.get(ticket.get_absolute_url()).content.decode()
 
@@ -1317,7 +1289,7 @@ def test_ticket_page_offers_retry_for_failed_action(logged_in: Client, ticket: T
 def test_ticket_page_asks_for_a_check_before_retrying_unknown_reply(
     logged_in: Client, ticket: Ticket
 ) -> None:
-    _platform_action(ticket, state="unknown")
+    factories.ended_action(ticket, state="unknown")
 
     html = logged_in.get(ticket.get_absolute_url()).content.decode()
 
@@ -1328,8 +1300,8 @@ def test_ticket_page_asks_for_a_check_before_retrying_unknown_reply(
 def test_ticket_page_offers_no_retry_for_sent_action_or_inactive_channel(
     logged_in: Client, ticket: Ticket
 ) -> None:
-    _platform_action(ticket, state="sent")
-    _platform_action(ticket, kind="hide")
+    factories.ended_action(ticket, state="sent")
+    factories.ended_action(ticket, kind="hide")
     Channel.objects.filter(pk=ticket.channel_id).update(status=ChannelStatus.PAUSED)
 
     html = logged_in.get(ticket.get_absolute_url()).content.decode()
@@ -1341,7 +1313,7 @@ def test_ticket_page_offers_no_retry_for_sent_action_or_inactive_channel(
 def test_action_retry_requeues_failed_action_and_redirects_with_notice(
     logged_in: Client, ticket: Ticket
 ) -> None:
-    action = _platform_action(ticket)
+    action = factories.ended_action(ticket)
 
     response = logged_in.post(_retry_url(action), _retry_form(action))
 
@@ -1355,7 +1327,7 @@ def test_action_retry_requeues_failed_action_and_redirects_with_notice(
 def test_action_retry_of_unknown_refused_without_the_check(
     logged_in: Client, ticket: Ticket
 ) -> None:
-    action = _platform_action(ticket, state="unknown")
+    action = factories.ended_action(ticket, state="unknown")
 
     response = logged_in.post(_retry_url(action), _retry_form(action))
 
@@ -1366,7 +1338,7 @@ def test_action_retry_of_unknown_refused_without_the_check(
 
 
 def test_action_retry_of_unknown_after_the_check(logged_in: Client, ticket: Ticket) -> None:
-    action = _platform_action(ticket, state="unknown")
+    action = factories.ended_action(ticket, state="unknown")
 
     response = logged_in.post(_retry_url(action), _retry_form(action, checked="on"))
 
@@ -1378,7 +1350,7 @@ def test_action_retry_of_unknown_after_the_check(logged_in: Client, ticket: Tick
 def test_action_retry_twice_from_one_page_is_refused_the_second_time(
     logged_in: Client, ticket: Ticket
 ) -> None:
-    action = _platform_action(ticket)
+    action = factories.ended_action(ticket)
     form = _retry_form(action)
 
     first = logged_in.post(_retry_url(action), form)
@@ -1390,7 +1362,7 @@ def test_action_retry_twice_from_one_page_is_refused_the_second_time(
 
 
 def test_action_retry_redirects_anonymous_to_login(client: Client, ticket: Ticket) -> None:
-    action = _platform_action(ticket)
+    action = factories.ended_action(ticket)
 
     response = client.post(_retry_url(action), _retry_form(action))
 
@@ -1403,7 +1375,7 @@ def test_action_retry_redirects_anonymous_to_login(client: Client, ticket: Ticke
 def test_action_retry_404_for_agent_of_another_team(
     client: Client, ticket: Ticket, other_agent: factories.User
 ) -> None:
-    action = _platform_action(ticket)
+    action = factories.ended_action(ticket)
     client.force_login(other_agent)
 
     response = client.post(_retry_url(action), _retry_form(action, checked="on"))
@@ -1416,7 +1388,7 @@ def test_action_retry_404_for_agent_of_another_team(
 def test_action_retry_404_for_action_of_another_ticket(
     logged_in: Client, ticket: Ticket, channel: factories.Channel
 ) -> None:
-    action = _platform_action(ticket)
+    action = factories.ended_action(ticket)
     other = factories.make_ticket(channel=channel)
     url = reverse("inbox:action_retry", args=[other.public_id, action.public_id])
 
@@ -1428,7 +1400,7 @@ def test_action_retry_404_for_action_of_another_ticket(
 
 
 def test_action_retry_refuses_get(logged_in: Client, ticket: Ticket) -> None:
-    action = _platform_action(ticket)
+    action = factories.ended_action(ticket)
 
     response = logged_in.get(_retry_url(action))
 
@@ -1440,7 +1412,7 @@ def test_action_retry_refuses_get(logged_in: Client, ticket: Ticket) -> None:
 def test_action_retry_needs_the_csrf_token_of_the_page(
     agent: factories.User, ticket: Ticket
 ) -> None:
-    action = _platform_action(ticket)
+    action = factories.ended_action(ticket)
     client = HttpsClient(enforce_csrf_checks=True)
     client.force_login(agent)
     referer = f"https://testserver{ticket.get_absolute_url()}"  # HTTPS posts need one
@@ -1467,7 +1439,7 @@ def test_action_retry_needs_the_csrf_token_of_the_page(
 
 
 def test_ticket_page_retry_in_german(logged_in: Client, ticket: Ticket) -> None:
-    _platform_action(ticket, state="unknown")
+    factories.ended_action(ticket, state="unknown")
 
     html = logged_in.get(ticket.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="de").content.decode()
 
