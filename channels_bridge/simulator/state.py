@@ -330,10 +330,13 @@ class Simulator:
                 dm_open=customer.x_dm_open,
             )
         self.tweets: dict[str, Tweet] = {}
+        # Posts by text, for X's duplicate-content rule: a scan of every post per POST made
+        # the simulator, not the client, the cost of a long bench run.
+        self._tweets_by_text: dict[str, list[Tweet]] = {}
         self.dm_events: dict[str, DmEvent] = {}
         for tweet_id, text, age_hours in world.SEED_TWEETS:
-            self.tweets[tweet_id] = Tweet(
-                tweet_id, world.X_BRAND_ID, text, now - age_hours * 3600, tweet_id
+            self._keep_tweet(
+                Tweet(tweet_id, world.X_BRAND_ID, text, now - age_hours * 3600, tweet_id)
             )
 
     def _add_default_tokens(self) -> None:
@@ -740,8 +743,20 @@ class Simulator:
                 in_reply_to_user_id=reply_user,
                 mentions=self._find_mentions(text),
             )
-            self.tweets[tweet_id] = tweet
+            self._keep_tweet(tweet)
             return tweet
+
+    def _keep_tweet(self, tweet: Tweet) -> None:
+        self.tweets[tweet.id] = tweet
+        self._tweets_by_text.setdefault(tweet.text, []).append(tweet)
+
+    def has_live_tweet(self, author_id: str, text: str) -> bool:
+        """Whether this author has a post with exactly this text that is not deleted."""
+        with self.lock:
+            return any(
+                t.author_id == author_id and not t.deleted
+                for t in self._tweets_by_text.get(text, ())
+            )
 
     def _find_mentions(self, text: str) -> list[tuple[int, int, str, str]]:
         by_name = {u.username.lower(): u for u in self.x_users.values()}

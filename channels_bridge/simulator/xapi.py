@@ -681,9 +681,7 @@ def create_tweet(ctx: Ctx, parts: list[str]) -> tuple[int, JsonObj]:
                 "Reply to this conversation is not allowed because you have not been mentioned "
                 "or otherwise engaged by the author of the post you are replying to.",
             )
-    if any(
-        t.author_id == me.id and t.text == text and not t.deleted for t in ctx.sim.tweets.values()
-    ):
+    if ctx.sim.has_live_tweet(me.id, text):
         raise problem(
             403, "Forbidden", "You are not allowed to create a Tweet with duplicate content."
         )

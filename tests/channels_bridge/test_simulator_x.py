@@ -9,7 +9,7 @@ import requests
 import tweepy  # type: ignore[import-untyped]  # tweepy ships no type information
 
 from channels_bridge.simulator import RunningSimulator, default_credentials
-from channels_bridge.simulator.world import SEED_TWEETS, X_BRAND_ID
+from channels_bridge.simulator.world import SEED_TWEETS, X_BRAND_ID, X_BRAND_USERNAME
 from tests.channels_bridge.simulated import RewritingSession, snapshot
 
 X = default_credentials("x")
@@ -218,6 +218,19 @@ def test_x_duplicate_reply_text_is_refused(sim: RunningSimulator, client: tweepy
         client.create_tweet(text="See our DM", in_reply_to_tweet_id=ids["tweet_id"])
 
     assert "duplicate" in err.value.api_messages[0]
+
+
+def test_x_duplicate_rule_counts_only_our_live_posts(
+    sim: RunningSimulator, client: tweepy.Client
+) -> None:
+    text = f"@{X_BRAND_USERNAME} see our DM"
+    ids = sim.sim.customer_x_mention(text, customer="tom")  # the same text, another author
+    first = client.create_tweet(text=text, in_reply_to_tweet_id=ids["tweet_id"])
+    client.delete_tweet(first.data["id"])
+
+    again = client.create_tweet(text=text, in_reply_to_tweet_id=ids["tweet_id"])
+
+    assert again.data["id"] != first.data["id"]
 
 
 def test_x_reply_refused_when_brand_was_not_summoned(
