@@ -273,6 +273,8 @@ def main() -> None:
         help="print, per half second of each run, the items processed and the replies sent",
     )
     args = parser.parse_args()
+    # This process and the workers log warnings only: the simulator would log every post.
+    os.environ.setdefault("HAVEN_LOG_LEVEL", "WARNING")
     if not os.environ.get("REDIS_URL") or "postgres" not in os.environ.get("DATABASE_URL", ""):
         raise SystemExit("bench/ingest.py needs DATABASE_URL (PostgreSQL) and REDIS_URL")
 
