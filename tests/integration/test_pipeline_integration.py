@@ -144,36 +144,82 @@ def test_threads_outbox_worker_beside_the_prefork_one_posts_each_reply_once(
     assert ".> celery" not in banner
 
 
-def test_burst_of_events_on_redis_layer_all_delivered(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_burst_of_events_on_redis_layer_all_delivered_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two watched groups, their events interleaved: each hears all of its own, in order."""
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
 
     from inbox import events
 
     layer = get_channel_layer()
-    # Room for the whole burst in the one receiving channel (default 100), so nothing but the
+    # Room for the whole burst in each receiving channel (default 100), so nothing but the
     # sender can lose an event, however late the receiving starts.
     monkeypatch.setattr(layer, "capacity", 1000)
-    group = events.team_group(uuid.uuid4())
-    receiver = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(group, receiver)
-    sent = 200  # past the layer's connection pool, had every send its own connection
+    groups = [events.team_group(uuid.uuid4()) for _ in range(2)]
+    receivers = [async_to_sync(layer.new_channel)() for _ in groups]
+    for group, receiver in zip(groups, receivers, strict=True):
+        async_to_sync(layer.group_add)(group, receiver)
+    sent = [uuid.uuid4() for _ in range(200)]  # past the layer's connection pool
 
-    for _ in range(sent):
+    for n, ticket in enumerate(sent):
         events.send_now(
-            group,
-            events.ticket_changed(ticket_public_id=uuid.uuid4(), status="open", change="created"),
+            groups[n % 2],
+            events.ticket_changed(ticket_public_id=ticket, status="open", change="created"),
         )
 
-    async def receive_all() -> int:
-        got = 0
+    async def receive_all(receiver: str, expected: int) -> list[str]:
+        got: list[str] = []
         with contextlib.suppress(TimeoutError):
-            while got < sent:
-                await asyncio.wait_for(layer.receive(receiver), timeout=10)
-                got += 1
+            while len(got) < expected:
+                got.append((await asyncio.wait_for(layer.receive(receiver), timeout=10))["ticket"])
         return got
 
-    assert async_to_sync(receive_all)() == sent
+    for n, receiver in enumerate(receivers):
+        assert async_to_sync(receive_all)(receiver, 100) == [str(t) for t in sent[n::2]]
+
+
+def test_events_for_groups_without_members_cost_no_group_send(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A pipeline burst is mostly events for tickets nobody has open: those are dropped after
+    one pipelined membership check, and the one watched ticket still hears of its action."""
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from inbox import events
+
+    layer = get_channel_layer()
+    group_sends: list[str] = []
+    real_group_send = layer.group_send
+
+    async def counting_group_send(group: str, message: dict[str, object]) -> None:
+        group_sends.append(group)
+        await real_group_send(group, message)
+
+    monkeypatch.setattr(layer, "group_send", counting_group_send)
+    watched = uuid.uuid4()
+    receiver = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(events.ticket_agents_group(watched), receiver)
+
+    def action_sent(ticket: uuid.UUID) -> None:
+        events.send_now(
+            events.ticket_agents_group(ticket),
+            events.action_changed(
+                ticket_public_id=ticket, action_public_id=uuid.uuid4(), status="sent"
+            ),
+        )
+
+    for _ in range(50):
+        action_sent(uuid.uuid4())
+    action_sent(watched)  # last: once it arrives, every event before it was handled
+
+    async def receive() -> dict[str, object]:
+        return await asyncio.wait_for(layer.receive(receiver), timeout=10)  # type: ignore[no-any-return]
+
+    assert async_to_sync(receive)()["ticket"] == str(watched)
+    assert group_sends == [events.ticket_agents_group(watched)]
 
 
 def test_same_event_five_times_concurrently_creates_one_message(
