@@ -168,6 +168,19 @@ def _release(
     return PerformOutcome(OutboxState.PENDING, retry_at)
 
 
+def _with_relations(action_ids: Sequence[int]) -> list[OutboxAction]:
+    """The actions by id order, with what a platform call needs, in one query."""
+    actions = list(
+        OutboxAction.objects.select_related("channel", "ticket", "inbound")
+        .filter(pk__in=action_ids)
+        .order_by("pk")
+    )
+    for action in actions:
+        if action.inbound is not None and action.inbound.channel_id == action.channel_id:
+            action.inbound.channel = action.channel  # the same row: not joined twice
+    return actions
+
+
 def _claim(action_id: int, *, reconcile: bool) -> tuple[OutboxAction | None, bool]:
     """Claim the action (committed before any platform call). Returns (action, must_reconcile)."""
     now = timezone.now()
@@ -176,11 +189,7 @@ def _claim(action_id: int, *, reconcile: bool) -> tuple[OutboxAction | None, boo
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .update(state=OutboxState.IN_FLIGHT, claimed_at=now, attempts=F("attempts") + 1)
     )
-    action = (
-        OutboxAction.objects.select_related("channel", "ticket", "inbound", "inbound__channel")
-        .filter(pk=action_id)
-        .first()
-    )
+    action = next(iter(_with_relations([action_id])), None)
     if action is None:
         return None, False
     if claimed:
@@ -241,10 +250,7 @@ def perform_actions(
         OutboxAction.objects.filter(pk__in=due).update(
             state=OutboxState.IN_FLIGHT, claimed_at=now, attempts=F("attempts") + 1
         )
-    claimed = OutboxAction.objects.select_related(
-        "channel", "ticket", "inbound", "inbound__channel"
-    ).filter(pk__in=due)
-    actions = sorted(claimed, key=lambda a: a.pk)
+    actions = _with_relations(due)
     vault.load_ticket_keys(a.ticket for a in actions)  # one query, not one per payload
     # Past half the stale-claim time, the sweeper could soon take a claim over and post it
     # itself: the rest go back unposted (slow platform calls, timeouts).
