@@ -37,6 +37,7 @@ from inbox.models import (
     PolicyMode,
     Ticket,
 )
+from inbox.services import secrets as portal_secrets
 from inbox.services.agent import new_private_link_text
 from inbox.services.connectors import enqueue_on_commit
 
@@ -136,8 +137,9 @@ def retry_action(
     matches only that outcome, so a double click queues one attempt. An ``unknown`` action
     may already be on the platform, and retrying it may post twice: ``checked`` is the
     agent's word that they looked and did not find it. A private message carries a new read
-    secret (the old link may have expired, or have arrived and been used); the old secret
-    is left to expire. Attempts start again from zero.
+    secret (the old link may have expired), and the old one is revoked unless the customer
+    already used it, so the ticket does not count a link nobody received. Attempts start
+    again from zero.
 
     Audited (ids only). On commit, broadcasts the new state to the ticket's agents and
     queues ``perform_action``. Raises TicketNotFound (also for an action of another ticket),
@@ -180,7 +182,9 @@ def retry_action(
         # and posts at most once more (SECURITY-DESIGN.md §7).
         changes["last_error_code"] = "ambiguous"
     new_link = action.kind == OutboxKind.PRIVATE_MESSAGE
+    superseded = ""
     if new_link and action.inbound is not None:  # retry_refusal made sure the item is there
+        superseded = vault.decrypt(locked, action, "payload", action.payload_ciphertext) or ""
         text = new_private_link_text(ticket=locked, channel=action.channel, inbound=action.inbound)
         changes["payload_ciphertext"] = vault.encrypt(locked, action, "payload", text)
     updated = OutboxAction.objects.filter(
@@ -190,13 +194,21 @@ def retry_action(
         # Another request retried it meanwhile (or a worker changed it): raising rolls back
         # the new secret with everything else.
         raise ActionNotRetryable(f"action {action.pk} changed before the retry")
+    old_link_revoked = bool(superseded) and portal_secrets.revoke_read_secret_in(
+        ticket=locked, text=superseded
+    )
     audit.record(
         actor=audit.Actor.user(agent.pk),
         action="outbox.retry",
         object_type="outbox_action",
         object_id=action.public_id,
         ticket_public_id=locked.public_id,
-        data={"kind": action.kind, "from": previous, "new_link": new_link},
+        data={
+            "kind": action.kind,
+            "from": previous,
+            "new_link": new_link,
+            "old_link_revoked": old_link_revoked,
+        },
     )
     events.broadcast_on_commit(
         events.ticket_agents_group(locked.public_id),

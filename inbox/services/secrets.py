@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +28,30 @@ def drop_link(drop_ref: str) -> str:
 def read_link(read_secret: str) -> str:
     # The secret rides in the fragment: servers, unfurlers, logs and Referer never see it.
     return f"{settings.HAVEN_BASE_URL}/r/#t={read_secret}"
+
+
+# What ``read_link`` puts in a message: the secret is URL-safe base64 after "#t=".
+_READ_LINK_SECRET = re.compile(r"/r/#t=([A-Za-z0-9_-]+)")
+
+
+def revoke_read_secret_in(*, ticket: Ticket, text: str) -> bool:
+    """Revoke the unused read secret whose link ``text`` (a private message) carries.
+
+    For a private message being replaced by another one: its link did not reach the
+    customer, or must not count on having done so. True when a secret was revoked.
+    """
+    found = _READ_LINK_SECRET.search(text)
+    if found is None:
+        return False
+    return bool(
+        PortalSecret.objects.filter(
+            ticket=ticket,
+            kind=SecretKind.READ,
+            secret_hash=vault.secret_hash(SecretKind.READ, found.group(1)),
+            used_at__isnull=True,
+            revoked_at__isnull=True,
+        ).update(revoked_at=timezone.now())
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from inbox import events, services, vault
 from inbox.exceptions import (
     ActionNotRetryable,
     ChannelNotActive,
+    LinkExpired,
     PolicyViolation,
     PortalAccessEnded,
     RetryNotConfirmed,
@@ -246,6 +247,10 @@ def test_retry_action_of_unknown_private_message_sends_a_new_link(
     assert new_secret != _secret_in(old_text)
     assert action.state == OutboxState.SENT
     assert portal.exchange_read_secret(session=_session(), secret=new_secret) == ticket
+    # The old link is revoked: the ticket counts one private link, not two.
+    with pytest.raises(LinkExpired):
+        portal.exchange_read_secret(session=_session(), secret=_secret_in(old_text))
+    assert ticket.secrets.filter(kind="read", revoked_at__isnull=True).count() == 1
 
 
 def test_retry_action_of_unknown_reply_finds_it_on_the_platform_instead_of_posting_again(
@@ -305,7 +310,12 @@ def test_retry_action_records_an_audit_event_with_ids_only(
     assert (event.actor_type, event.actor_id) == ("user", str(agent.pk))
     assert (event.object_type, event.object_id) == ("outbox_action", str(action.public_id))
     assert event.ticket_public_id == action.ticket.public_id
-    assert event.data == {"kind": "private_message", "from": "unknown", "new_link": True}
+    assert event.data == {
+        "kind": "private_message",
+        "from": "unknown",
+        "new_link": True,
+        "old_link_revoked": True,
+    }
     assert old_text is not None
     assert _secret_in(old_text) not in json.dumps(list(AuditEvent.objects.values("data")))
 
