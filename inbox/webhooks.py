@@ -5,7 +5,8 @@ the body before anything is parsed. The answer is 200 only after the items are c
 database failure, wherever it happens (finding the channel, reading its key, storing), gives
 503 so the platform retries; only the size limit, which needs no database, is checked first.
 The signature needs the channel's secret, so a database failure before it can be checked is a
-503 too, and stores nothing. A signed body we cannot read (not JSON, or refused by the parser)
+503 too, and stores nothing; so are credentials that cannot be decrypted (a master key missing
+from the deployment). A signed body we cannot read (not JSON, or refused by the parser)
 is never dropped: it is stored encrypted as a quarantined ``InboundEnvelope`` before the answer
 (400 for not JSON, 200 for the rest), and an admin reprocesses it once the parser is fixed.
 Unsigned or oversized bodies store nothing.
@@ -75,6 +76,17 @@ def receive(request: HttpRequest, platform: str, channel_ref: uuid.UUID) -> Http
         # has gone away: the platform retries a 503, and ingest is idempotent. InterfaceError
         # (a driver refusing a connection it already closed) is not a DatabaseError.
         logger.exception("webhook database unavailable platform=%s", platform)
+        return _unavailable()
+    except vault.DecryptionError as exc:
+        # The channel's credentials cannot be read: this deployment lacks the master key that
+        # wrapped its key, or the key row is gone. The operator's to fix, not the sender's:
+        # the platform retries a 503, and nothing was stored. The class only, no traceback.
+        logger.error(
+            "webhook channel credentials unreadable platform=%s channel_ref=%s error=%s",
+            platform,
+            channel_ref,
+            type(exc).__name__,
+        )
         return _unavailable()
 
 

@@ -19,6 +19,7 @@ from channels_bridge.simulator import RunningSimulator
 from inbox import services, vault
 from inbox.models import (
     Channel,
+    ChannelKey,
     InboundEnvelope,
     InboundMessage,
     OutboxAction,
@@ -266,6 +267,50 @@ def test_webhook_returns_503_when_db_fails_reading_the_channel_key(
     assert response.content == UNAVAILABLE
     assert not InboundMessage.objects.exists()
     assert not InboundEnvelope.objects.exists()
+
+
+@pytest.mark.parametrize("damage", ["key_row_gone", "ciphertext_altered"])
+@pytest.mark.parametrize("method", ["POST", "GET"])
+def test_webhook_returns_503_when_the_channel_credentials_cannot_be_decrypted(
+    client: Client,
+    team: Team,
+    simulator: RunningSimulator,
+    caplog: pytest.LogCaptureFixture,
+    damage: str,
+    method: str,
+) -> None:
+    """A deployment missing the master key of a channel's key (or a key row restored without
+    its channel) is the operator's problem: 503 so the platform retries, a one-line error
+    naming the class, and nothing stored."""
+    channel = factories.simulated_channel(team=team, simulator=simulator, platform=Platform.X)
+    secret = simulator.credentials("x")["consumer_secret"]
+    if damage == "key_row_gone":
+        ChannelKey.objects.filter(channel=channel).delete()
+    else:
+        altered = bytearray(channel.credentials_ciphertext or b"")
+        altered[-1] ^= 0x01
+        Channel.objects.filter(pk=channel.pk).update(credentials_ciphertext=bytes(altered))
+    vault.clear_key_cache()
+    body = json.dumps({"for_user_id": channel.external_account_id}).encode()
+
+    with caplog.at_level("ERROR", logger="inbox.webhooks"):
+        if method == "POST":
+            response = client.post(
+                _url(channel),
+                data=body,
+                content_type="application/json",
+                HTTP_X_TWITTER_WEBHOOKS_SIGNATURE=signatures.x_signature(secret, body),
+            )
+        else:
+            response = client.get(_url(channel), {"crc_token": "challenge"})
+
+    assert response.status_code == 503
+    assert response.content == UNAVAILABLE
+    assert not InboundMessage.objects.exists()
+    assert not InboundEnvelope.objects.exists()
+    [record] = [r for r in caplog.records if r.name == "inbox.webhooks"]
+    assert "credentials unreadable" in record.getMessage()
+    assert record.exc_info is None
 
 
 @pytest.mark.parametrize("error", DATABASE_GONE)
