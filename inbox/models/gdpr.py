@@ -25,8 +25,10 @@ class SubjectExport(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    # Ids only, so erasing one of these tickets also deletes the export that holds it.
+    # Ids only, so erasing one of these tickets, or one of these kept webhook deliveries,
+    # also deletes the export that holds it.
     ticket_public_ids = models.JSONField(default=list, blank=True)
+    envelope_public_ids = models.JSONField(default=list, blank=True)
     message_count = models.PositiveIntegerField(default=0)
     archive_ciphertext = CiphertextField(null=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -454,10 +454,11 @@ def subject_parts(body: bytes, subject: Subject) -> SubjectParts:
     return SubjectParts(content, PartFormat.JSON, withheld)
 
 
-def erase_subject_envelopes(*, subject: Subject) -> int:
-    """Delete every kept body that names ``subject``. Run inside the erasing transaction."""
-    doomed = [envelope.pk for envelope in find_subject_envelopes(subject=subject)]
+def erase_subject_envelopes(*, subject: Subject) -> list[str]:
+    """Delete every kept body that names ``subject``; return their public ids. Run inside the
+    erasing transaction."""
+    doomed = find_subject_envelopes(subject=subject)
     if doomed:
-        InboundEnvelope.objects.filter(pk__in=doomed).delete()
+        InboundEnvelope.objects.filter(pk__in=[envelope.pk for envelope in doomed]).delete()
         logger.info("envelopes erased for subject count=%s", len(doomed))
-    return len(doomed)
+    return [str(envelope.public_id) for envelope in doomed]

@@ -70,11 +70,17 @@ def husk_inbound(queryset: QuerySet[InboundMessage], *, detach: bool = False) ->
     )
 
 
-def _delete_exports_holding(public_ids: set[str]) -> int:
+def _delete_exports_holding(
+    ticket_ids: set[str], envelope_ids: Collection[str] = frozenset()
+) -> int:
+    """Delete the exports (still to be downloaded) that hold any of these tickets or kept
+    webhook deliveries, by public id: an erasure must not leave a copy waiting for its link."""
+    envelopes = set(envelope_ids)
     doomed = [
         e.pk
-        for e in SubjectExport.objects.only("pk", "ticket_public_ids")
-        if public_ids & {str(i) for i in e.ticket_public_ids}
+        for e in SubjectExport.objects.only("pk", "ticket_public_ids", "envelope_public_ids")
+        if ticket_ids & {str(i) for i in e.ticket_public_ids}
+        or envelopes & {str(i) for i in e.envelope_public_ids}
     ]
     if not doomed:
         return 0
@@ -282,7 +288,13 @@ def erase_subject(
         )
     # Rows in their own and shared tickets were cleared above; these are the ticket-less ones.
     loose = husk_inbound(InboundMessage.objects.filter(pk__in=[i.pk for i in match.inbound]))
-    envelopes = erase_subject_envelopes(subject=subject)
+    erased_envelopes = erase_subject_envelopes(subject=subject)
+    envelopes = len(erased_envelopes)
+    # Exports holding what was erased here and not by shred_tickets: the subject's messages
+    # in other people's tickets, and kept deliveries (an export may hold only those).
+    _delete_exports_holding(
+        {str(t.public_id) for t in match.contributed if not t.legal_hold}, erased_envelopes
+    )
     report = ErasureReport(
         tickets_erased=tuple(t.reference for t in erasable),
         tickets_held=tuple(t.reference for t in held),

@@ -285,6 +285,7 @@ def export_subject(
         secret=secret,
         requested_by=requested_by,  # type: ignore[misc]  # the configured user model
         ticket_public_ids=[str(i) for i in match.ticket_public_ids],
+        envelope_public_ids=envelope_ids,
         message_count=count,
     )
     export.archive_ciphertext = vault.seal_with_secret(

@@ -36,7 +36,9 @@ from inbox.models import (
     InboundEnvelope,
     InboundMessage,
     Platform,
+    PortalSecret,
     Role,
+    SubjectExport,
     Team,
 )
 from inbox.services import envelopes, gdpr
@@ -450,6 +452,27 @@ def test_erase_subject_deletes_envelopes_naming_their_platform_id(team: Team) ->
 
     assert list(InboundEnvelope.objects.values_list("pk", flat=True)) == [other.pk]
     assert theirs.pk != other.pk
+
+
+def test_erase_subject_deletes_an_export_holding_only_their_kept_deliveries(
+    channel: Channel,
+) -> None:
+    """No ticket ties the export to the subject, only a kept delivery naming them: erasing the
+    subject must not leave that copy waiting for its link."""
+    _envelope(channel, "write to Jana.Beispiel@Example.org please")
+    subject = gdpr.Subject(email="jana.beispiel@example.org")
+    actor = audit.Actor.system("test")
+    issued = gdpr.export_subject(subject=subject, requested_by=None, actor=actor)
+    other = gdpr.export_subject(
+        subject=gdpr.Subject(email="someone.else@example.org"), requested_by=None, actor=actor
+    )
+    assert issued.envelopes == 1
+    assert issued.export.ticket_public_ids == []
+
+    gdpr.erase_subject(subject=subject, actor=actor)
+
+    assert list(SubjectExport.objects.values_list("pk", flat=True)) == [other.export.pk]
+    assert not PortalSecret.objects.filter(pk=issued.export.secret_id).exists()
 
 
 # --- subject export (GDPR Art. 15) -----------------------------------------------------------

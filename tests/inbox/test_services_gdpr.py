@@ -314,9 +314,8 @@ def _email_contact(ticket: Ticket, email: str) -> PortalContact:
     return contact
 
 
-def test_export_and_erase_of_an_email_contact_in_another_persons_thread(
-    shared_thread: dict[str, object], agent: factories.User
-) -> None:
+def _contact_writes_in_a(shared_thread: dict[str, object]) -> tuple[Ticket, PortalContact, Message]:
+    """e.contact@example.org, an e-mail contact on A's ticket, writes "E1 contact writes"."""
     a_ticket = shared_thread["a"]
     assert isinstance(a_ticket, Ticket)
     contact = _email_contact(a_ticket, "e.contact@example.org")
@@ -324,6 +323,13 @@ def test_export_and_erase_of_an_email_contact_in_another_persons_thread(
         ticket=a_ticket, kind="inbound", source="portal", body="E1 contact writes", verified=False
     )
     ContactMessage.objects.create(message=written, contact=contact)
+    return a_ticket, contact, written
+
+
+def test_export_and_erase_of_an_email_contact_in_another_persons_thread(
+    shared_thread: dict[str, object], agent: factories.User
+) -> None:
+    a_ticket, contact, written = _contact_writes_in_a(shared_thread)
     addressed = services.send_reply(ticket=a_ticket, agent=agent, body="R-E reply to contact")
     ContactMessage.objects.create(message=addressed, contact=contact)
 
@@ -532,6 +538,23 @@ def test_erase_ticket_deletes_exports_that_hold_it(x_channel: Channel) -> None:
 
     gdpr.erase_ticket(ticket=ticket, actor=audit.Actor.system("test"))
 
+    assert not SubjectExport.objects.filter(pk=issued.export.pk).exists()
+
+
+def test_erase_subject_deletes_their_export_of_messages_in_another_ticket(
+    shared_thread: dict[str, object],
+) -> None:
+    """An e-mail contact's export holds only what they wrote in A's ticket. Erasing them
+    keeps A's ticket, so no shredding reaches that export: the erasure itself must."""
+    a_ticket, _, _ = _contact_writes_in_a(shared_thread)
+    actor = audit.Actor.system("test")
+    subject = gdpr.Subject(email="e.contact@example.org")
+    issued = gdpr.export_subject(subject=subject, requested_by=None, actor=actor)
+    assert issued.export.ticket_public_ids == [str(a_ticket.public_id)]
+
+    gdpr.erase_subject(subject=subject, actor=actor)
+
+    assert Ticket.objects.filter(pk=a_ticket.pk).exists()
     assert not SubjectExport.objects.filter(pk=issued.export.pk).exists()
 
 
