@@ -141,10 +141,14 @@ def process_messages(*, inbound_ids: Sequence[int]) -> BatchOutcome:
     actions and broadcasts on commit.
     """
     rows = list(
-        InboundMessage.objects.select_related("channel", "channel__team")
-        .filter(pk__in=inbound_ids, status__in=(InboundStatus.RECEIVED, InboundStatus.FAILED))
-        .order_by("pk")
+        InboundMessage.objects.filter(
+            pk__in=inbound_ids, status__in=(InboundStatus.RECEIVED, InboundStatus.FAILED)
+        ).order_by("pk")
     )
+    # One instance per channel (and its team), not one per row as a join would build.
+    channels = Channel.objects.select_related("team").in_bulk({r.channel_id for r in rows})
+    for inbound in rows:
+        inbound.channel = channels[inbound.channel_id]
     outcomes = {pk: ProcessOutcome("noop") for pk in inbound_ids}
     failed: list[int] = []
     by_channel: dict[int, list[_Scanned]] = {}
@@ -202,15 +206,17 @@ class _Batch:
     def move(self, scanned: list[_Scanned]) -> dict[int, ProcessOutcome]:
         channel = self.channel
         _lock_authors(channel.pk, (s.inbound.author_external_id for s in scanned))
-        locked = {
-            row.pk: row
-            for row in InboundMessage.objects.select_for_update()
+        # Lock the rows still to do (another worker may have done some since they were read);
+        # only their ids come back: the rows themselves were read with the batch.
+        locked = set(
+            InboundMessage.objects.select_for_update()
             .filter(
                 pk__in=[s.inbound.pk for s in scanned],
                 status__in=(InboundStatus.RECEIVED, InboundStatus.FAILED),
             )
             .order_by("pk")
-        }
+            .values_list("pk", flat=True)
+        )
         if not locked:
             return {}
         self.policy = ChannelPolicy.objects.get(channel=channel)
@@ -223,10 +229,9 @@ class _Batch:
         planned: list[tuple[int, Ticket, bool, list[OutboxAction]]] = []
         outcomes: dict[int, ProcessOutcome] = {}
         for item in scanned:
-            inbound = locked.get(item.inbound.pk)
-            if inbound is None:
+            inbound = item.inbound
+            if inbound.pk not in locked:
                 continue  # another worker got there first
-            inbound.channel = channel
             result = self._decide_one(inbound, item.text, item.findings)
             self.inbound_rows.append(inbound)
             if result is None:
