@@ -42,6 +42,11 @@ urlpatterns = [
         views.ticket_contact_link,
         name="contact_link",
     ),
+    path(
+        "tickets/<uuid:public_id>/contacts/<uuid:contact_id>/unlink/",
+        views.ticket_contact_unlink,
+        name="contact_unlink",
+    ),
     path("canned/", views.canned_list, name="canned"),
     path("canned/<uuid:public_id>/delete/", views.canned_delete, name="canned_delete"),
     path("account/2fa/", views.otp_setup, name="otp_setup"),

@@ -272,7 +272,14 @@ def inbox_rows(request: HttpRequest) -> HttpResponse:
 # Outcomes a POST redirects with (``?done=<code>``); the templates word them. Codes only, so
 # nothing personal or secret ever reaches a URL.
 DONE_CODES = frozenset(
-    {"access_ended", "link_queued", "contact_replied", "contact_linked", "action_retried"}
+    {
+        "access_ended",
+        "link_queued",
+        "contact_replied",
+        "contact_linked",
+        "contact_unlinked",
+        "action_retried",
+    }
 )
 
 
@@ -552,6 +559,20 @@ def ticket_contact_link(
         return _invalid(request, form)
     services.link_contact_to_author(ticket=ticket, agent=_agent(request), contact=contact)
     return _back_to_contact(public_id, contact_id, done="contact_linked")
+
+
+@login_required
+@require_POST
+@_haven_errors
+def ticket_contact_unlink(
+    request: HttpRequest, public_id: uuid.UUID, contact_id: uuid.UUID
+) -> HttpResponse:
+    """Undo a link (audited): the contact reads only its own messages again."""
+    ticket, contact = selectors.get_contact_for_agent(
+        agent=request.user, ticket_ref=public_id, contact_ref=contact_id
+    )
+    services.unlink_contact_from_author(ticket=ticket, agent=_agent(request), contact=contact)
+    return _back_to_contact(public_id, contact_id, done="contact_unlinked")
 
 
 # --- canned replies ------------------------------------------------------------------------

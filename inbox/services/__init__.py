@@ -28,6 +28,7 @@ from inbox.services.agent import (
     send_reply,
     set_status,
     start_totp_enrolment,
+    unlink_contact_from_author,
 )
 from inbox.services.channels import (
     create_channel,
@@ -61,4 +62,5 @@ __all__ = [
     "set_channel_credentials",
     "set_status",
     "start_totp_enrolment",
+    "unlink_contact_from_author",
 ]

@@ -269,18 +269,18 @@ PRIVATE_LINK_CANDIDATES = 20
 
 
 # Stored on the outbox row in English, like the pipeline's own error texts.
-def _lock_for_agent(ticket: Ticket, agent: AbstractBaseUser) -> Ticket:
+def _lock_for_agent(ticket: Ticket, agent: AbstractBaseUser, *, closed_too: bool = False) -> Ticket:
     """The ticket, row-locked, for an active member of its team.
 
     Raises TicketNotFound when it was erased meanwhile or is not the agent's (the same error
-    as a page would give), TicketClosed when it is closed.
+    as a page would give), TicketClosed when it is closed (unless ``closed_too``).
     """
     locked = Ticket.objects.select_for_update().filter(pk=ticket.pk).first()
     if locked is None or not selectors.agent_can_access_ticket(
         user_id=int(agent.pk), ticket_ref=locked.public_id
     ):
         raise TicketNotFound(f"ticket {ticket.pk} not available to user {agent.pk}")
-    if locked.is_closed:
+    if locked.is_closed and not closed_too:
         raise TicketClosed(f"ticket {locked.pk} is closed")
     return locked
 
@@ -597,24 +597,52 @@ def link_contact_to_author(
     """
     locked = _lock_for_agent(ticket, agent)
     current = _lock_contact(locked, contact)
+    if current.linked_at is None:
+        _change_link(locked, current, agent, linked=True)
+    return current
+
+
+@transaction.atomic
+def unlink_contact_from_author(
+    *, ticket: Ticket, agent: AbstractBaseUser, contact: PortalContact
+) -> PortalContact:
+    """Undo ``link_contact_to_author``: an agent's mistake must not keep the thread open.
+
+    From its next request on, the contact reads only its own messages and the replies
+    addressed to it again; what it already read cannot be taken back. Allowed on a closed
+    ticket too (taking access away always is). Audited; unlinking an unlinked contact changes
+    nothing. Raises TicketNotFound, ContactNotVerified.
+    """
+    locked = _lock_for_agent(ticket, agent, closed_too=True)
+    current = _lock_contact(locked, contact)
     if current.linked_at is not None:
-        return current
-    current.linked_at = timezone.now()
-    current.linked_by = agent  # type: ignore[assignment]  # the configured user model
-    current.save(update_fields=["linked_at", "linked_by"])
+        _change_link(locked, current, agent, linked=False)
+    return current
+
+
+def _change_link(
+    ticket: Ticket, contact: PortalContact, agent: AbstractBaseUser, *, linked: bool
+) -> None:
+    """Set or clear the contact's link to the social author: saved, audited, broadcast."""
+    contact.linked_at = timezone.now() if linked else None
+    contact.linked_by = agent if linked else None  # type: ignore[assignment]  # the user model
+    contact.save(update_fields=["linked_at", "linked_by"])
     audit.record(
         actor=audit.Actor.user(agent.pk),
-        action="portal.contact_link",
+        action="portal.contact_link" if linked else "portal.contact_unlink",
         object_type="portal_contact",
-        object_id=current.public_id,
-        ticket_public_id=locked.public_id,
-        data={"linked_to": "social_author"},
+        object_id=contact.public_id,
+        ticket_public_id=ticket.public_id,
+        data={"linked_to" if linked else "unlinked_from": "social_author"},
     )
-    _broadcast_ticket_changed(locked, "contacts")
+    _broadcast_ticket_changed(ticket, "contacts")
     logger.info(
-        "contact linked to author ticket=%s contact=%s agent=%s", locked.pk, current.pk, agent.pk
+        "contact link changed ticket=%s contact=%s linked=%s agent=%s",
+        ticket.pk,
+        contact.pk,
+        linked,
+        agent.pk,
     )
-    return current
 
 
 def fill_canned_reply(*, canned: CannedReply, ticket: Ticket) -> str:

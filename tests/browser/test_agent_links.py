@@ -125,6 +125,15 @@ class AgentLinksJourney(BrowserJourney):
         contact = PortalContact.objects.get(ticket=ticket)
         assert contact.linked_at is not None
         assert ContactMessage.objects.filter(contact=contact).count() == 2
+        self.shot(page, "agent-contact-linked")
+
+        # Linked by mistake: one button takes the author's thread away from the contact again.
+        page.get_by_role("button", name="Unlink from the customer").click()
+        page.wait_for_url("**?done=contact_unlinked")
+        assert "Unlinked." in page.locator(".notice").inner_text()
+        assert page.get_by_role("button", name="Link to the customer").is_visible()
+        contact.refresh_from_db()
+        assert contact.linked_at is None
         self.check_clean(page)
 
     def test_replacing_the_public_link_works_without_javascript(self) -> None:

@@ -72,6 +72,7 @@ def test_sweep_covers_the_ticket_pages() -> None:
     assert "tickets/<uuid:public_id>/contacts/<uuid:contact_id>/" in routes
     assert "tickets/<uuid:public_id>/contacts/<uuid:contact_id>/reply/" in routes
     assert "tickets/<uuid:public_id>/contacts/<uuid:contact_id>/link/" in routes
+    assert "tickets/<uuid:public_id>/contacts/<uuid:contact_id>/unlink/" in routes
     assert "tickets/<uuid:public_id>/actions/<uuid:action_id>/retry/" in routes
 
 

@@ -837,6 +837,50 @@ def test_link_contact_to_author_refuses_agent_of_another_team(ticket: Ticket) ->
     assert contact.linked_at is None
 
 
+def test_unlink_contact_from_author_records_it_once_and_clears_the_link(
+    agent: factories.User, ticket: Ticket
+) -> None:
+    contact = _contact(ticket)
+    services.link_contact_to_author(ticket=ticket, agent=agent, contact=contact)
+
+    unlinked = services.unlink_contact_from_author(ticket=ticket, agent=agent, contact=contact)
+    services.unlink_contact_from_author(ticket=ticket, agent=agent, contact=contact)
+
+    contact.refresh_from_db()
+    assert (unlinked.linked_at, contact.linked_at, contact.linked_by_id) == (None, None, None)
+    [event] = AuditEvent.objects.filter(action="portal.contact_unlink")
+    assert (event.actor_id, event.object_id) == (str(agent.pk), str(contact.public_id))
+    assert CONTACT_EMAIL not in json.dumps(event.data)
+
+
+def test_unlink_contact_from_author_works_on_a_closed_ticket(
+    agent: factories.User, ticket: Ticket
+) -> None:
+    """Taking access away is always allowed, unlike giving it."""
+    contact = _contact(ticket)
+    services.link_contact_to_author(ticket=ticket, agent=agent, contact=contact)
+    Ticket.objects.filter(pk=ticket.pk).update(status=TicketStatus.CLOSED)
+
+    services.unlink_contact_from_author(ticket=ticket, agent=agent, contact=contact)
+
+    contact.refresh_from_db()
+    assert contact.linked_at is None
+
+
+def test_unlink_contact_from_author_refuses_agent_of_another_team(
+    agent: factories.User, ticket: Ticket
+) -> None:
+    contact = _contact(ticket)
+    services.link_contact_to_author(ticket=ticket, agent=agent, contact=contact)
+    stranger = factories.agent_of(factories.TeamFactory())
+
+    with pytest.raises(TicketNotFound):
+        services.unlink_contact_from_author(ticket=ticket, agent=stranger, contact=contact)
+
+    contact.refresh_from_db()
+    assert contact.linked_at is not None
+
+
 def test_link_contact_to_author_refuses_erased_ticket(
     agent: factories.User, ticket: Ticket
 ) -> None:

@@ -24,7 +24,12 @@ from inbox.models import (
     Ticket,
 )
 from inbox.services import portal, secrets
-from inbox.services.agent import link_contact_to_author, reply_to_contact, send_reply
+from inbox.services.agent import (
+    link_contact_to_author,
+    reply_to_contact,
+    send_reply,
+    unlink_contact_from_author,
+)
 from inbox.services.threads import add_message
 from tests import factories
 
@@ -422,3 +427,23 @@ def test_linked_contact_reads_author_thread_but_no_other_contact(
     assert _bodies(linked_session) == ["Parcel missing", "To the author", "Kim here"]
     assert _bodies(author) == ["Parcel missing", "To the author"]  # the author gains nothing
     assert _bodies(jo_session) == ["Jo here", "For Jo only"]
+
+
+def test_unlinked_contact_reads_only_its_own_again_in_the_same_session(
+    social_ticket: Ticket,
+    agent: factories.User,
+    django_capture_on_commit_callbacks: CommitRunner,
+) -> None:
+    session = _contact_session(
+        social_ticket,
+        django_capture_on_commit_callbacks,
+        email="kim.muster@example.invalid",
+        body="Kim here",
+    )
+    kim = PortalContact.objects.get()
+    link_contact_to_author(ticket=social_ticket, agent=agent, contact=kim)
+    assert _bodies(session) == ["Parcel missing", "To the author", "Kim here"]
+
+    unlink_contact_from_author(ticket=social_ticket, agent=agent, contact=kim)
+
+    assert _bodies(session) == ["Kim here"]

@@ -861,7 +861,7 @@ def test_link_pages_redirect_anonymous_to_login(client: Client, ticket: Ticket, 
     assert response.headers["Location"].startswith(reverse("login"))
 
 
-@pytest.mark.parametrize("name", ["contact", "contact_reply", "contact_link"])
+@pytest.mark.parametrize("name", ["contact", "contact_reply", "contact_link", "contact_unlink"])
 def test_contact_pages_redirect_anonymous_to_login(
     client: Client, ticket: Ticket, name: str
 ) -> None:
@@ -1129,7 +1129,7 @@ def test_contact_reply_refused_on_closed_ticket(logged_in: Client, ticket: Ticke
     assert not Message.objects.exists()
 
 
-@pytest.mark.parametrize("name", ["contact_reply", "contact_link"])
+@pytest.mark.parametrize("name", ["contact_reply", "contact_link", "contact_unlink"])
 def test_contact_actions_refuse_get(logged_in: Client, ticket: Ticket, name: str) -> None:
     contact = confirmed_contact(ticket)
 
@@ -1171,6 +1171,26 @@ def test_contact_link_links_and_audits(
     html = logged_in.get(response.headers["Location"]).content.decode()
     assert "linked to the customer" in html
     assert "Only if you are sure" not in html
+
+
+def test_contact_unlink_unlinks_audits_and_offers_the_link_again(
+    logged_in: Client, agent: factories.User, ticket: Ticket
+) -> None:
+    contact = confirmed_contact(ticket)
+    logged_in.post(_contact_url("contact_link", contact), {"confirm": "on"})
+    html = logged_in.get(_contact_url("contact", contact)).content.decode()
+    assert _contact_url("contact_unlink", contact) in html
+
+    response = logged_in.post(_contact_url("contact_unlink", contact))
+
+    assert response.status_code == 303
+    contact.refresh_from_db()
+    assert contact.linked_at is None
+    assert AuditEvent.objects.filter(action="portal.contact_unlink").exists()
+    html = logged_in.get(response.headers["Location"]).content.decode()
+    assert "Unlinked." in html
+    assert "Only if you are sure" in html
+    assert _contact_url("contact_unlink", contact) not in html
 
 
 def test_contact_link_404_for_agent_of_another_team(
