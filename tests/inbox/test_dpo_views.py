@@ -123,6 +123,16 @@ def test_dpo_search_lists_tickets_without_personal_data(
     assert response.headers["Cache-Control"].startswith("max-age=0")
 
 
+def test_dpo_search_shows_dates_to_the_minute_with_the_exact_time_in_markup(
+    client: Client, dpo: AbstractUser, subject_ticket: Ticket
+) -> None:
+    html = " ".join(client.post(reverse("dpo:search"), SUBJECT).content.decode().split())
+
+    opened = subject_ticket.created_at
+    shown = opened.strftime("%Y-%m-%d %H:%M")
+    assert f'<time datetime="{opened.isoformat()}">{shown}</time>' in html
+
+
 def test_dpo_erase_requires_step_up(
     client: Client, dpo: AbstractUser, subject_ticket: Ticket
 ) -> None:
