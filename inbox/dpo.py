@@ -17,11 +17,13 @@ from functools import wraps
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -90,6 +92,12 @@ class SubjectForm(forms.Form):
 class StepUpForm(SubjectForm):
     password = forms.CharField(
         label=_("Your password"), required=False, widget=forms.PasswordInput(render_value=False)
+    )
+
+
+class ExportForm(StepUpForm):
+    language = forms.ChoiceField(
+        label=_("Language of the export"), required=False, choices=settings.LANGUAGES
     )
 
 
@@ -202,7 +210,13 @@ def search(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "dpo/results.html",
-        {"form": form, "match": match, "step_up": step_up_fresh(request)},
+        {
+            "form": form,
+            "match": match,
+            "step_up": step_up_fresh(request),
+            "languages": settings.LANGUAGES,
+            "export_language": gdpr.export_language(match, fallback=get_language()),
+        },
     )
 
 
@@ -222,7 +236,7 @@ def access_report(request: HttpRequest) -> HttpResponse:
 @require_POST
 @staff_required
 def export(request: HttpRequest) -> HttpResponse:
-    form = StepUpForm(request.POST)
+    form = ExportForm(request.POST)
     if not form.is_valid():
         return render(request, "dpo/home.html", {"form": form, "audit": None}, status=400)
     if not _step_up(request, form.cleaned_data.get("password") or ""):
@@ -236,6 +250,7 @@ def export(request: HttpRequest) -> HttpResponse:
         subject=form.subject(),
         requested_by=request.user,  # type: ignore[arg-type]  # staff_required: a real user
         actor=_actor(request),
+        language=form.cleaned_data["language"] or None,
     )
     return render(request, "dpo/export_ready.html", {"issued": issued})
 

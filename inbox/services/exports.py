@@ -23,7 +23,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from inbox import audit, vault
@@ -261,6 +261,17 @@ class IssuedExport:
     envelopes: int = 0
 
 
+def export_language(match: SubjectMatch, *, fallback: str) -> str:
+    """The language to write a subject's export in: that of their most recent conversation,
+    when Haven speaks it, else ``fallback`` (the language of whoever asks for it)."""
+    spoken = {code for code, _name in settings.LANGUAGES}
+    for ticket in sorted(match.owned, key=lambda t: t.last_activity_at, reverse=True):
+        code = (ticket.language or "").split("-")[0].lower()
+        if code in spoken:
+            return code
+    return fallback
+
+
 @transaction.atomic
 def export_subject(
     *,
@@ -268,10 +279,19 @@ def export_subject(
     requested_by: AbstractBaseUser | None,
     actor: audit.Actor,
     ttl: timedelta = EXPORT_TTL,
+    language: str | None = None,
 ) -> IssuedExport:
-    """Build, seal and store an export of ``subject``; return the one-time download code."""
+    """Build, seal and store an export of ``subject``; return the one-time download code.
+
+    Written in ``language`` (one of ``settings.LANGUAGES``), by default in the language of
+    their most recent conversation (``export_language``): the export is for the data
+    subject, not for whoever asks for it.
+    """
     match = find_subject(subject)
-    document = build_export(subject=subject, match=match, actor=actor)
+    language = language or export_language(match, fallback=translation.get_language())
+    with translation.override(language):
+        document = build_export(subject=subject, match=match, actor=actor)
+        archive = render_archive(document)
     code = secrets.token_urlsafe(32)
     expires_at = timezone.now() + ttl
     secret = PortalSecret.objects.create(
@@ -289,7 +309,7 @@ def export_subject(
         message_count=count,
     )
     export.archive_ciphertext = vault.seal_with_secret(
-        code, place=_archive_place(export), plaintext=render_archive(document)
+        code, place=_archive_place(export), plaintext=archive
     )
     export.save(update_fields=["archive_ciphertext"])
     audit.record(
@@ -303,6 +323,7 @@ def export_subject(
             "inbound": len(match.inbound),
             "envelopes": envelope_ids,
             "expires_at": expires_at.isoformat(),
+            "language": language,
         },
     )
     logger.info(

@@ -9,6 +9,7 @@ from inbox.services.exports import (
     EXPORT_TTL,
     IssuedExport,
     download_export,
+    export_language,
     export_subject,
     open_archive,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "effective_retention_days",
     "erase_subject",
     "erase_ticket",
+    "export_language",
     "export_subject",
     "find_subject",
     "index_findings",

@@ -193,6 +193,48 @@ def test_dpo_export_requires_step_up_then_downloads_once(
     assert second.status_code == 404
 
 
+def _export_html(client: Client, data: dict[str, str]) -> str:
+    ready = client.post(reverse("dpo:export"), {**SUBJECT, "password": PASSWORD, **data})
+    assert ready.status_code == 200
+    url = reverse(
+        "dpo:export_download", kwargs={"public_id": SubjectExport.objects.get().public_id}
+    )
+    archive = client.post(url, {"code": ready.context["issued"].code}).content
+    return zipfile.ZipFile(io.BytesIO(archive)).read("export.html").decode()
+
+
+def test_dpo_export_is_written_in_the_language_chosen_for_the_person(
+    client: Client, dpo: AbstractUser, subject_ticket: Ticket
+) -> None:
+    html = _export_html(client, {"language": "de"})
+
+    assert '<html lang="de">' in html
+    assert "Ihre personenbezogenen Daten" in html
+    event = AuditEvent.objects.get(action="subject.export")
+    assert event.data["language"] == "de"
+
+
+def test_dpo_search_offers_the_export_in_the_language_of_their_conversation(
+    client: Client, dpo: AbstractUser, subject_ticket: Ticket
+) -> None:
+    Ticket.objects.filter(pk=subject_ticket.pk).update(language="de")
+
+    html = client.post(reverse("dpo:search"), SUBJECT).content.decode()
+
+    assert '<option value="de" selected>' in html
+    assert html.count(" selected>") == 1
+
+
+def test_dpo_export_keeps_the_language_through_the_password_prompt(
+    client: Client, dpo: AbstractUser, subject_ticket: Ticket
+) -> None:
+    prompt = client.post(reverse("dpo:export"), {**SUBJECT, "language": "de"})
+
+    assert prompt.status_code == 403
+    html = " ".join(prompt.content.decode().split())
+    assert '<input type="hidden" name="language" value="de">' in html
+
+
 def test_dpo_access_report_shows_readers(
     client: Client, dpo: AbstractUser, subject_ticket: Ticket, agent: AbstractUser
 ) -> None:

@@ -374,19 +374,40 @@ def test_export_html_declares_the_language_it_is_written_in(
     x_channel: Channel, language: str, title: str
 ) -> None:
     post(x_channel, author="2102", text="Where is my parcel?")
-    with translation.override(language):
-        issued = gdpr.export_subject(
-            subject=gdpr.Subject(platform="x", author_id="2102"),
-            requested_by=None,
-            actor=audit.Actor.system("test"),
-        )
+
+    html = _export_html(gdpr.Subject(platform="x", author_id="2102"), language=language)
+
+    assert f'<html lang="{language}">' in html
+    assert f"<title>{title}</title>" in html
+
+
+def _export_html(subject: gdpr.Subject, *, language: str | None = None) -> str:
+    issued = gdpr.export_subject(
+        subject=subject, requested_by=None, actor=audit.Actor.system("test"), language=language
+    )
     archive = gdpr.download_export(
         export_ref=str(issued.export.public_id), code=issued.code, actor=audit.Actor.system("t")
     )
+    return zipfile.ZipFile(io.BytesIO(archive)).read("export.html").decode()
 
-    html = zipfile.ZipFile(io.BytesIO(archive)).read("export.html").decode()
-    assert f'<html lang="{language}">' in html
-    assert f"<title>{title}</title>" in html
+
+@pytest.mark.parametrize("asked_in", ["en", "de"])
+def test_export_is_written_in_the_language_of_their_latest_conversation(
+    x_channel: Channel, asked_in: str
+) -> None:
+    """Whoever asks, the person gets it in their language; a language Haven does not speak
+    falls back to the asker's."""
+    german = ticket_of(post(x_channel, author="2103", text="Wo ist mein Paket? jo@example.org"))
+    Ticket.objects.filter(pk=german.pk).update(language="de")
+    french = ticket_of(post(x_channel, author="2104", text="Où est mon colis ? lu@example.org"))
+    Ticket.objects.filter(pk=french.pk).update(language="fr")
+
+    with translation.override(asked_in):
+        html_german = _export_html(gdpr.Subject(platform="x", author_id="2103"))
+        html_french = _export_html(gdpr.Subject(platform="x", author_id="2104"))
+
+    assert '<html lang="de">' in html_german
+    assert f'<html lang="{asked_in}">' in html_french
 
 
 def test_search_by_email_and_phone_finds_subject_through_blind_index(
@@ -716,6 +737,25 @@ def test_export_subject_command_writes_archive(
     (archive,) = list(tmp_path.glob("export-*.zip"))  # type: ignore[attr-defined]
     assert _texts(gdpr.open_archive(archive.read_bytes())) == ["C1 c.subject@example.org"]
     assert "c.subject" not in out.getvalue()
+
+
+def test_export_subject_command_writes_it_in_the_language_asked_for(
+    shared_thread: dict[str, object], tmp_path: object
+) -> None:
+    call_command(
+        "export_subject",
+        "--email",
+        "c.subject@example.org",
+        "--language",
+        "de",
+        "--out",
+        str(tmp_path),
+        stdout=io.StringIO(),
+    )
+
+    (archive,) = list(tmp_path.glob("export-*.zip"))  # type: ignore[attr-defined]
+    html = zipfile.ZipFile(io.BytesIO(archive.read_bytes())).read("export.html").decode()
+    assert '<html lang="de">' in html
 
 
 def test_export_subject_command_prints_single_use_link(shared_thread: dict[str, object]) -> None:

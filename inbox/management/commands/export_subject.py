@@ -27,6 +27,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--out", default="", help="Directory to write export-<id>.zip to (uses the code now)."
         )
+        parser.add_argument(
+            "--language",
+            default="",
+            choices=["", *(code for code, _name in settings.LANGUAGES)],
+            help="Language to write it in (default: that of the person's latest conversation).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         subject = subject_from(options)
@@ -36,7 +42,9 @@ class Command(BaseCommand):
             if user is None:
                 raise CommandError("no user with that --requested-by username")
         actor = audit.Actor.user(user.pk) if user else audit.Actor.system("manage.py")
-        issued = gdpr.export_subject(subject=subject, requested_by=user, actor=actor)
+        issued = gdpr.export_subject(
+            subject=subject, requested_by=user, actor=actor, language=options["language"] or None
+        )
         self.stdout.write(
             f"export {issued.export.public_id}: {issued.tickets} conversations, "
             f"{issued.messages} messages, {issued.envelopes} kept webhook deliveries"
