@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from channels_bridge.simulator import RunningSimulator, start_simulator
+from inbox.models import Platform
 from tests import factories
 
 
@@ -103,6 +104,18 @@ def simulator() -> Iterator[RunningSimulator]:
     running = start_simulator(seed=1)
     yield running
     running.stop()
+
+
+@pytest.fixture
+def x_channel(team: factories.Team, simulator: RunningSimulator) -> factories.Channel:
+    """A switched-on X channel of ``team`` whose real connector calls the simulator."""
+    return factories.simulated_channel(team=team, simulator=simulator, platform=Platform.X)
+
+
+@pytest.fixture
+def fb_channel(team: factories.Team, simulator: RunningSimulator) -> factories.Channel:
+    """A switched-on Facebook Page channel of ``team`` whose real connector calls the simulator."""
+    return factories.simulated_channel(team=team, simulator=simulator, platform=Platform.FACEBOOK)
 
 
 def pytest_report_header() -> list[str]:

@@ -59,11 +59,6 @@ def admin(client: Client, team: Team) -> AbstractUser:
 
 
 @pytest.fixture
-def x_channel(team: Team, simulator: RunningSimulator) -> Channel:
-    return factories.simulated_channel(team=team, simulator=simulator, platform=Platform.X)
-
-
-@pytest.fixture
 def draft_channel(team: Team) -> Channel:
     return factories.make_channel(
         team=team, credentials={"user_id": "1", "access_token": SECRET_TOKEN}

@@ -24,7 +24,6 @@ from inbox.models import (
     Channel,
     OutboxAction,
     OutboxKind,
-    Platform,
     ReplyDeletion,
     SubjectExport,
     Team,
@@ -38,11 +37,6 @@ pytestmark = pytest.mark.django_db
 
 PASSWORD = "correct horse battery"
 SUBJECT = {"platform": "x", "author_id": "3001"}
-
-
-@pytest.fixture
-def x_channel(team: Team, simulator: RunningSimulator) -> Channel:
-    return factories.simulated_channel(team=team, simulator=simulator, platform=Platform.X)
 
 
 @pytest.fixture

@@ -35,7 +35,6 @@ from inbox.models import (
     EnvelopeStatus,
     InboundEnvelope,
     InboundMessage,
-    Platform,
     PortalSecret,
     Role,
     SubjectExport,
@@ -49,11 +48,6 @@ pytestmark = pytest.mark.django_db
 
 CANARY = "canary-7f3a9c-jana.beispiel@example.org"
 AUTHOR_ID = "2400000000000077"
-
-
-@pytest.fixture
-def fb_channel(team: Team, simulator: RunningSimulator) -> Channel:
-    return factories.simulated_channel(team=team, simulator=simulator, platform=Platform.FACEBOOK)
 
 
 @pytest.fixture

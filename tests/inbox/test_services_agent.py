@@ -35,7 +35,6 @@ from inbox.models import (
     OutboxAction,
     OutboxKind,
     OutboxState,
-    Platform,
     PolicyMode,
     PortalContact,
     PortalSecret,
@@ -511,16 +510,6 @@ def test_end_portal_access_with_new_link_refused_without_platform_changes_nothin
 
 
 # --- a new private link through the platform (real connectors against the simulator) ------
-
-
-@pytest.fixture
-def x_channel(team: factories.Team, simulator: RunningSimulator) -> Channel:
-    return factories.simulated_channel(team=team, simulator=simulator, platform=Platform.X)
-
-
-@pytest.fixture
-def fb_channel(team: factories.Team, simulator: RunningSimulator) -> Channel:
-    return factories.simulated_channel(team=team, simulator=simulator, platform=Platform.FACEBOOK)
 
 
 def test_new_private_link_goes_into_the_x_dm_conversation_and_old_link_dies(

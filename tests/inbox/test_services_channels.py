@@ -32,11 +32,6 @@ pytestmark = pytest.mark.django_db
 EMAIL_TEXT = "where is my order? mail me at jana.beispiel@example.org"
 
 
-@pytest.fixture
-def x_channel(team: Team, simulator: RunningSimulator) -> Channel:
-    return factories.simulated_channel(team=team, simulator=simulator, platform=Platform.X)
-
-
 def _changes(channel: Channel, **overrides: object) -> PolicyChanges:
     policy = ChannelPolicy.objects.get(channel=channel)
     values: dict[str, object] = {

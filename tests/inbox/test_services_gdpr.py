@@ -59,11 +59,6 @@ CommitRunner = Callable[..., object]
 
 
 @pytest.fixture
-def x_channel(team: Team, simulator: RunningSimulator) -> Channel:
-    return factories.simulated_channel(team=team, simulator=simulator, platform=Platform.X)
-
-
-@pytest.fixture
 def frozen() -> Iterator[time_machine.Coordinates]:
     with time_machine.travel(T0, tick=False) as traveller:
         yield traveller

@@ -24,7 +24,6 @@ from inbox.models import (
     OutboxAction,
     OutboxKind,
     OutboxState,
-    Platform,
     Role,
     Team,
     Ticket,
@@ -37,16 +36,6 @@ pytestmark = pytest.mark.django_db
 PHONE_TEXT = "my parcel never came, call me on +49 151 23456789 please"
 EMAIL_TEXT = "Bestellung fehlt! Schreiben Sie mir an jana.beispiel@example.org"
 CommitRunner = Callable[..., object]
-
-
-@pytest.fixture
-def x_channel(team: Team, simulator: RunningSimulator) -> Channel:
-    return factories.simulated_channel(team=team, simulator=simulator, platform=Platform.X)
-
-
-@pytest.fixture
-def fb_channel(team: Team, simulator: RunningSimulator) -> Channel:
-    return factories.simulated_channel(team=team, simulator=simulator, platform=Platform.FACEBOOK)
 
 
 def _poll(channel: Channel, capture: CommitRunner) -> pipeline.PollOutcome:

@@ -39,16 +39,6 @@ PHONE_TEXT = "my parcel never came, call me on +49 151 23456789 please"
 ACTOR = audit.Actor.system("test")
 
 
-@pytest.fixture
-def fb_channel(team: Team, simulator: RunningSimulator) -> Channel:
-    return factories.simulated_channel(team=team, simulator=simulator, platform=Platform.FACEBOOK)
-
-
-@pytest.fixture
-def x_channel(team: Team, simulator: RunningSimulator) -> Channel:
-    return factories.simulated_channel(team=team, simulator=simulator, platform=Platform.X)
-
-
 def _answered(
     channel: Channel, simulator: RunningSimulator, capture: CommitRunner, *, customer: str
 ) -> Ticket:

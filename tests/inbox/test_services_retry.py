@@ -32,7 +32,6 @@ from inbox.models import (
     OutboxAction,
     OutboxKind,
     OutboxState,
-    Platform,
     PolicyMode,
     Ticket,
     TicketStatus,
@@ -48,16 +47,6 @@ pytestmark = pytest.mark.django_db
 PHONE_TEXT = "my parcel never came, call me on +49 151 23456789 please"
 EMAIL_TEXT = "Order missing, mail me at lena.park@example.invalid"
 CommitRunner = Callable[..., object]
-
-
-@pytest.fixture
-def x_channel(team: factories.Team, simulator: RunningSimulator) -> Channel:
-    return factories.simulated_channel(team=team, simulator=simulator, platform=Platform.X)
-
-
-@pytest.fixture
-def fb_channel(team: factories.Team, simulator: RunningSimulator) -> Channel:
-    return factories.simulated_channel(team=team, simulator=simulator, platform=Platform.FACEBOOK)
 
 
 def _ingest(channel: Channel) -> None:

@@ -8,17 +8,11 @@ import pytest
 
 from channels_bridge.simulator import RunningSimulator
 from inbox import tasks
-from inbox.models import Channel, OutboxAction, OutboxState, Platform, Team, Ticket
+from inbox.models import Channel, OutboxAction, OutboxState, Ticket
 from inbox.services import pipeline
-from tests import factories
 
 pytestmark = pytest.mark.django_db
 CommitRunner = Callable[..., object]
-
-
-@pytest.fixture
-def x_channel(team: Team, simulator: RunningSimulator) -> Channel:
-    return factories.simulated_channel(team=team, simulator=simulator, platform=Platform.X)
 
 
 def test_task_names_are_explicit() -> None:
