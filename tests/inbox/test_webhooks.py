@@ -40,11 +40,6 @@ DATABASE_GONE = [
 ]
 
 
-@pytest.fixture
-def fb_channel(team: Team, simulator: RunningSimulator) -> Channel:
-    return factories.simulated_channel(team=team, simulator=simulator, platform=Platform.FACEBOOK)
-
-
 def _url(channel: Channel) -> str:
     return reverse(
         "webhook", kwargs={"platform": channel.platform, "channel_ref": channel.public_id}
@@ -91,17 +86,22 @@ def _post(
     return client.post(_url(channel), data=body, content_type="application/json", **headers)
 
 
-def test_facebook_verification_echoes_challenge_as_text(
-    client: Client, fb_channel: Channel
-) -> None:
-    response = client.get(
-        _url(fb_channel),
+def _verify(client: Client, channel: Channel, token: str | None = None) -> Any:
+    """Meta's subscription GET, with the channel's verify token unless ``token`` is given."""
+    return client.get(
+        _url(channel),
         {
             "hub.mode": "subscribe",
-            "hub.verify_token": fb_channel.webhook_verify_token,
+            "hub.verify_token": channel.webhook_verify_token if token is None else token,
             "hub.challenge": "123abc",
         },
     )
+
+
+def test_facebook_verification_echoes_challenge_as_text(
+    client: Client, fb_channel: Channel
+) -> None:
+    response = _verify(client, fb_channel)
 
     assert response.status_code == 200
     assert response.content == b"123abc"
@@ -109,10 +109,7 @@ def test_facebook_verification_echoes_challenge_as_text(
 
 
 def test_facebook_verification_wrong_token_403(client: Client, fb_channel: Channel) -> None:
-    response = client.get(
-        _url(fb_channel),
-        {"hub.mode": "subscribe", "hub.verify_token": "wrong", "hub.challenge": "1"},
-    )
+    response = _verify(client, fb_channel, token="wrong")
 
     assert response.status_code == 403
 
@@ -360,14 +357,7 @@ def test_facebook_verification_needs_no_channel_key(client: Client, fb_channel: 
     vault.clear_key_cache()
 
     with _database_fails(OperationalError, table="inbox_channelkey"):
-        response = client.get(
-            _url(fb_channel),
-            {
-                "hub.mode": "subscribe",
-                "hub.verify_token": fb_channel.webhook_verify_token,
-                "hub.challenge": "123abc",
-            },
-        )
+        response = _verify(client, fb_channel)
 
     assert response.status_code == 200
     assert response.content == b"123abc"
