@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -9,11 +10,18 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.test import Client
+from django.urls import reverse
+
+from channels_bridge import signatures
+from channels_bridge.simulator import RunningSimulator
+from inbox.models import Channel
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -117,3 +125,45 @@ def wait_for(check: Callable[[], bool], *, timeout: float = 30, what: str = "con
             return
         time.sleep(0.1)
     pytest.fail(f"timed out after {timeout}s waiting for {what}", pytrace=False)
+
+
+def x_mention_webhook(
+    channel: Channel,
+    simulator: RunningSimulator,
+    *,
+    tweet_id: str,
+    author_id: str,
+    text: str,
+    created_at: datetime,
+) -> Callable[[], int]:
+    """X's signed delivery of one mention of ``channel``; each call posts it with a client of
+    its own (so threads can race) and returns the HTTP status."""
+    body = json.dumps(
+        {
+            "for_user_id": channel.external_account_id,
+            "tweet_create_events": [
+                {
+                    "id": int(tweet_id),
+                    "id_str": tweet_id,
+                    "text": text,
+                    "created_at": created_at.strftime("%a %b %d %H:%M:%S +0000 %Y"),
+                    "user": {"id_str": author_id, "screen_name": "tom", "name": "Tom"},
+                    "entities": {"user_mentions": [{"id_str": channel.external_account_id}]},
+                }
+            ],
+        }
+    ).encode()
+    secret = simulator.credentials("x")["consumer_secret"]
+    url = reverse("webhook", kwargs={"platform": "x", "channel_ref": channel.public_id})
+
+    def post() -> int:
+        response = Client().post(
+            url,
+            data=body,
+            content_type="application/json",
+            secure=True,
+            HTTP_X_TWITTER_WEBHOOKS_SIGNATURE=signatures.x_signature(secret, body),
+        )
+        return response.status_code
+
+    return post

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import subprocess
 import threading
 import time
@@ -20,11 +19,8 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 from django.db import connection, connections
-from django.test import Client
-from django.urls import reverse
 from django.utils import timezone
 
-from channels_bridge import signatures
 from channels_bridge.simulator import RunningSimulator, server
 from inbox import audit, tasks
 from inbox.models import (
@@ -42,7 +38,7 @@ from inbox.models import (
 )
 from inbox.services import pipeline, set_channel_credentials
 from tests import factories
-from tests.integration.conftest import Worker, wait_for, worker_env
+from tests.integration.conftest import Worker, wait_for, worker_env, x_mention_webhook
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -227,36 +223,20 @@ def test_same_event_five_times_concurrently_creates_one_message(
 ) -> None:
     simulator.sim.customer_x_mention(PHONE_TEXT)
     items = pipeline.connector_for(x_channel).fetch_since(None).items
-    secret = simulator.credentials("x")["consumer_secret"]
-    body = json.dumps(
-        {
-            "for_user_id": x_channel.external_account_id,
-            "tweet_create_events": [
-                {
-                    "id": int(items[0].external_id),
-                    "id_str": items[0].external_id,
-                    "text": items[0].text,
-                    "created_at": items[0].created_at.strftime("%a %b %d %H:%M:%S +0000 %Y"),
-                    "user": {"id_str": items[0].author_id, "screen_name": "tom", "name": "Tom"},
-                    "entities": {"user_mentions": [{"id_str": x_channel.external_account_id}]},
-                }
-            ],
-        }
-    ).encode()
-    url = reverse("webhook", kwargs={"platform": "x", "channel_ref": x_channel.public_id})
+    deliver = x_mention_webhook(
+        x_channel,
+        simulator,
+        tweet_id=items[0].external_id,
+        author_id=items[0].author_id or "",
+        text=items[0].text,
+        created_at=items[0].created_at,
+    )
     barrier = threading.Barrier(5)
 
     def webhook() -> int:
         barrier.wait()
         try:
-            response = Client().post(
-                url,
-                data=body,
-                content_type="application/json",
-                secure=True,
-                HTTP_X_TWITTER_WEBHOOKS_SIGNATURE=signatures.x_signature(secret, body),
-            )
-            return response.status_code
+            return deliver()
         finally:
             connections.close_all()
 

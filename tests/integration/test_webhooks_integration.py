@@ -6,23 +6,21 @@ request that got one, and the same delivery later is stored once.
 
 from __future__ import annotations
 
-import json
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 import pytest
 from django.db import connection
-from django.test import Client
-from django.urls import reverse
 
-from channels_bridge import signatures
 from channels_bridge.simulator import RunningSimulator
 from inbox import vault
 from inbox.models import Channel, InboundEnvelope, InboundMessage, Platform, Team
 from tests import factories
+from tests.integration.conftest import x_mention_webhook
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -35,36 +33,16 @@ def x_channel(simulator: RunningSimulator) -> Channel:
 
 def _deliver(channel: Channel, simulator: RunningSimulator) -> Callable[[], int]:
     """A signed X mention webhook for one new mention; calling it posts it and gives the status."""
-    ids = simulator.sim.customer_x_mention("parcel lost, ring me on +49 151 23456789")
-    body = json.dumps(
-        {
-            "for_user_id": channel.external_account_id,
-            "tweet_create_events": [
-                {
-                    "id": int(ids["tweet_id"]),
-                    "id_str": ids["tweet_id"],
-                    "text": "parcel lost, ring me on +49 151 23456789",
-                    "created_at": "Sun Nov 29 08:00:00 +0000 2026",
-                    "user": {"id_str": ids["author_id"], "screen_name": "tom", "name": "Tom"},
-                    "entities": {"user_mentions": [{"id_str": channel.external_account_id}]},
-                }
-            ],
-        }
-    ).encode()
-    secret = simulator.credentials("x")["consumer_secret"]
-    url = reverse("webhook", kwargs={"platform": "x", "channel_ref": channel.public_id})
-
-    def post() -> int:
-        response = Client().post(
-            url,
-            data=body,
-            content_type="application/json",
-            secure=True,
-            HTTP_X_TWITTER_WEBHOOKS_SIGNATURE=signatures.x_signature(secret, body),
-        )
-        return response.status_code
-
-    return post
+    text = "parcel lost, ring me on +49 151 23456789"
+    ids = simulator.sim.customer_x_mention(text)
+    return x_mention_webhook(
+        channel,
+        simulator,
+        tweet_id=ids["tweet_id"],
+        author_id=ids["author_id"],
+        text=text,
+        created_at=datetime(2026, 11, 29, 8, tzinfo=UTC),
+    )
 
 
 @contextmanager
