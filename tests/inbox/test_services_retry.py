@@ -354,33 +354,50 @@ def test_retry_action_refuses_action_in_other_states(
     assert not AuditEvent.objects.filter(action="outbox.retry").exists()
 
 
-@pytest.mark.parametrize(
-    "status", [ChannelStatus.PAUSED, ChannelStatus.NEEDS_REAUTH, ChannelStatus.DRAFT]
-)
-def test_retry_action_refuses_when_the_channel_is_not_active(
-    agent: factories.User, x_channel: Channel, simulator: RunningSimulator, status: str
+def _channel_status(status: str) -> Callable[[OutboxAction], object]:
+    return lambda action: Channel.objects.filter(pk=action.channel_id).update(status=status)
+
+
+# What happens to a failed reply's channel or ticket, and the refusal its retry then meets.
+REFUSALS = [
+    *(
+        pytest.param(_channel_status(status), ChannelNotActive, id=f"channel-{status}")
+        for status in (ChannelStatus.PAUSED, ChannelStatus.NEEDS_REAUTH, ChannelStatus.DRAFT)
+    ),
+    pytest.param(
+        lambda action: ChannelPolicy.objects.filter(channel_id=action.channel_id).update(
+            mode=PolicyMode.OBSERVE
+        ),
+        PolicyViolation,
+        id="channel-observes-only",
+    ),
+    pytest.param(
+        lambda action: Ticket.objects.filter(pk=action.ticket_id).update(
+            status=TicketStatus.CLOSED
+        ),
+        TicketClosed,
+        id="ticket-closed",
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "refusal"), REFUSALS)
+def test_retry_action_of_a_failed_reply_is_refused(
+    agent: factories.User,
+    x_channel: Channel,
+    simulator: RunningSimulator,
+    change: Callable[[OutboxAction], object],
+    refusal: type[Exception],
 ) -> None:
     action = _failed_reply(x_channel, simulator)
-    Channel.objects.filter(pk=x_channel.pk).update(status=status)
+    change(action)
 
-    with pytest.raises(ChannelNotActive):
+    with pytest.raises(refusal):
         _retry(action, agent)
 
     action.refresh_from_db()
     assert action.state == OutboxState.FAILED
-
-
-def test_retry_action_refuses_when_the_channel_only_observes(
-    agent: factories.User, x_channel: Channel, simulator: RunningSimulator
-) -> None:
-    action = _failed_reply(x_channel, simulator)
-    ChannelPolicy.objects.filter(channel=x_channel).update(mode=PolicyMode.OBSERVE)
-
-    with pytest.raises(PolicyViolation):
-        _retry(action, agent)
-
-    action.refresh_from_db()
-    assert action.state == OutboxState.FAILED
+    assert not AuditEvent.objects.filter(action="outbox.retry").exists()
 
 
 def test_retry_action_refuses_a_page_that_showed_another_outcome(
@@ -423,19 +440,6 @@ def test_retry_action_refuses_action_of_another_ticket(
         services.retry_action(
             ticket=other, agent=agent, action_ref=action.public_id, seen=retry_token(action)
         )
-
-    action.refresh_from_db()
-    assert action.state == OutboxState.FAILED
-
-
-def test_retry_action_refuses_reply_on_closed_ticket(
-    agent: factories.User, x_channel: Channel, simulator: RunningSimulator
-) -> None:
-    action = _failed_reply(x_channel, simulator)
-    Ticket.objects.filter(pk=action.ticket_id).update(status=TicketStatus.CLOSED)
-
-    with pytest.raises(TicketClosed):
-        _retry(action, agent)
 
     action.refresh_from_db()
     assert action.state == OutboxState.FAILED
