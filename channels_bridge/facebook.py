@@ -622,7 +622,7 @@ class FacebookConnector:
         reply_id = as_id(result.get("id"))
         if reply_id is None:
             raise AmbiguousOutcome(f"reply to {item.external_id} answered without an id")
-        logger.info("facebook reply posted item=%s reply=%s", item.external_id, reply_id)
+        logger.debug("facebook reply posted item=%s reply=%s", item.external_id, reply_id)
         return reply_id
 
     def hide(self, item: Item) -> None:
@@ -648,7 +648,7 @@ class FacebookConnector:
         result = self._call("DELETE", "delete", lambda: self._graph.delete_object(external_id))
         if result.get("success") is not True:
             raise PlatformError(f"delete {external_id} not confirmed")
-        logger.info("facebook reply deleted reply=%s", external_id)
+        logger.debug("facebook reply deleted reply=%s", external_id)
 
     def send_private(self, item: Item, text: str) -> str:
         """Private Reply to a comment (one, within 7 days) or a Messenger reply to a dm.
@@ -676,7 +676,7 @@ class FacebookConnector:
         message_id = as_id(result.get("message_id"))
         if message_id is None:
             raise AmbiguousOutcome(f"private reply to {item.external_id} answered without an id")
-        logger.info("facebook private message sent item=%s", item.external_id)
+        logger.debug("facebook private message sent item=%s", item.external_id)
         return message_id
 
     def find_own_reply(self, item: Item) -> str | None:

@@ -540,7 +540,7 @@ class XConnector:
         reply_id = as_id(get_str(get_obj(result, "data"), "id"))
         if reply_id is None:
             raise AmbiguousOutcome(f"reply to {item.external_id} answered without an id")
-        logger.info("x reply posted item=%s reply=%s", item.external_id, reply_id)
+        logger.debug("x reply posted item=%s reply=%s", item.external_id, reply_id)
         return reply_id
 
     def hide(self, item: Item) -> None:
@@ -568,7 +568,7 @@ class XConnector:
         event_id = as_id(get_str(get_obj(result, "data"), "dm_event_id"))
         if event_id is None:
             raise AmbiguousOutcome(f"dm about {item.external_id} answered without an id")
-        logger.info("x dm sent item=%s", item.external_id)
+        logger.debug("x dm sent item=%s", item.external_id)
         return event_id
 
     def find_own_reply(self, item: Item) -> str | None:

@@ -730,7 +730,7 @@ def update_object(ctx: Ctx, object_id: str) -> JsonObj:
     if comment.author_id == world.FB_PAGE_ID:
         raise GraphError(100, "(#100) A Page cannot hide its own comment")
     comment.is_hidden = hidden
-    logger.info("comment hidden flag set comment=%s hidden=%s", comment.id, hidden)
+    logger.debug("comment hidden flag set comment=%s hidden=%s", comment.id, hidden)
     return {"success": True}
 
 
@@ -740,7 +740,7 @@ def delete_object(ctx: Ctx, object_id: str) -> JsonObj:
     if comment is None or comment.deleted:
         raise _missing(object_id, "DELETE")
     comment.deleted = True
-    logger.info("comment deleted comment=%s", comment.id)
+    logger.debug("comment deleted comment=%s", comment.id)
     return {"success": True}
 
 
@@ -798,7 +798,7 @@ def create_comment(ctx: Ctx, object_id: str) -> JsonObj:
     if target is not None and target.deleted:
         raise _missing(object_id, "POST")
     comment = ctx.sim.add_page_comment(object_id, message)
-    logger.info("page comment created comment=%s target=%s", comment.id, object_id)
+    logger.debug("page comment created comment=%s target=%s", comment.id, object_id)
     return {"id": comment.id}
 
 
@@ -923,7 +923,7 @@ def send_message(ctx: Ctx) -> JsonObj:
                 comment.id,
             )
         )
-        logger.info("private reply sent comment=%s message=%s", comment.id, sent.id)
+        logger.debug("private reply sent comment=%s message=%s", comment.id, sent.id)
         return {"recipient_id": comment.author_id, "message_id": sent.id}
     if "post_id" in recipient:
         raise GraphError(100, "(#100) Invalid post_id parameter", subcode=2018292)
@@ -953,7 +953,7 @@ def send_message(ctx: Ctx) -> JsonObj:
     sim.fb_page_messages.append(
         PageMessage(sent.id, psid, conversation.id, text, now, messaging_type, tag, None)
     )
-    logger.info("messenger message sent conversation=%s message=%s", conversation.id, sent.id)
+    logger.debug("messenger message sent conversation=%s message=%s", conversation.id, sent.id)
     return {"recipient_id": psid, "message_id": sent.id}
 
 

@@ -686,7 +686,7 @@ def create_tweet(ctx: Ctx, parts: list[str]) -> tuple[int, JsonObj]:
             403, "Forbidden", "You are not allowed to create a Tweet with duplicate content."
         )
     tweet = ctx.sim.add_tweet(me.id, text, parent_id)
-    logger.info("post created tweet=%s in_reply_to=%s", tweet.id, parent_id)
+    logger.debug("post created tweet=%s in_reply_to=%s", tweet.id, parent_id)
     return 201, {"data": {"id": tweet.id, "text": tweet.text, "edit_history_tweet_ids": [tweet.id]}}
 
 
@@ -703,7 +703,7 @@ def delete_tweet(ctx: Ctx, parts: list[str]) -> tuple[int, JsonObj]:
     if tweet.author_id != _me(ctx).id:
         raise problem(403, "Forbidden", "You are not allowed to delete this Tweet.")
     tweet.deleted = True
-    logger.info("post deleted tweet=%s", tweet.id)
+    logger.debug("post deleted tweet=%s", tweet.id)
     return 200, {"data": {"deleted": True}}
 
 
@@ -732,7 +732,7 @@ def hide_reply(ctx: Ctx, parts: list[str]) -> tuple[int, JsonObj]:
             403, "Forbidden", "You can only hide or unhide replies to conversations you authored."
         )
     tweet.hidden = hidden
-    logger.info("reply hidden flag set tweet=%s hidden=%s", tweet.id, hidden)
+    logger.debug("reply hidden flag set tweet=%s hidden=%s", tweet.id, hidden)
     return 200, {"data": {"hidden": hidden}}
 
 
@@ -782,5 +782,5 @@ def send_dm(ctx: Ctx, parts: list[str]) -> tuple[int, JsonObj]:
     if not other.dm_open:
         raise problem(403, "Forbidden", "You are not permitted to send this message to this user.")
     event = ctx.sim.add_dm(me.id, other.id, text)
-    logger.info("dm sent dm_event=%s", event.id)
+    logger.debug("dm sent dm_event=%s", event.id)
     return 201, {"data": {"dm_conversation_id": event.conversation_id, "dm_event_id": event.id}}
