@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -71,63 +71,116 @@ def _broadcast_action(action: OutboxAction) -> None:
 
 def mark_sent(action: OutboxAction, external_id: str, *, how: str) -> PerformOutcome:
     """Record that the platform has the action. Safe to lose in a database crash (see below)."""
-    if _store_sent(action.pk, external_id[:128]):
-        action.state = OutboxState.SENT
-        transaction.on_commit(lambda: _broadcast_action(action))
-        logger.info(
-            "action sent action=%s kind=%s channel=%s how=%s",
-            action.pk,
-            action.kind,
-            action.channel_id,
-            how,
-        )
+    if _store_sent_many({action.pk: external_id}):
+        _sent_stored(action, how)
     return PerformOutcome(OutboxState.SENT)
+
+
+def _sent_stored(action: OutboxAction, how: str) -> None:
+    action.state = OutboxState.SENT
+    transaction.on_commit(lambda: _broadcast_action(action))
+    logger.info(
+        "action sent action=%s kind=%s channel=%s how=%s",
+        action.pk,
+        action.kind,
+        action.channel_id,
+        how,
+    )
 
 
 # One statement, one round trip: the CTE relaxes this statement's own transaction (is_local),
 # and referencing it makes PostgreSQL evaluate it.
 _STORE_SENT_RELAXED = """
 WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))
-UPDATE {table} SET state = %s, external_result_id = %s, sent_at = %s, payload_ciphertext = NULL,
-    last_error_code = '', last_error_message = '', next_attempt_at = NULL
-FROM relaxed WHERE {table}.id = %s AND {table}.state <> %s
+UPDATE {table} SET state = %s, external_result_id = result.external_id, sent_at = %s,
+    payload_ciphertext = NULL, last_error_code = '', last_error_message = '',
+    next_attempt_at = NULL
+FROM relaxed, unnest(%s::bigint[], %s::varchar[]) AS result(id, external_id)
+WHERE {table}.id = result.id AND {table}.state <> %s
+RETURNING {table}.id
 """
 
 
-def _store_sent(action_id: int, external_id: str) -> bool:
-    """Set the action ``sent`` unless it already is; True when this call changed it.
+def _store_sent_many(results: Mapping[int, str]) -> set[int]:
+    """Set the actions ``sent`` with their platform ids, unless they already are.
 
-    On PostgreSQL, outside a caller's transaction, the write commits without waiting for the
-    disk. It is the only write relaxed so, because its loss is already recovered: the action
-    would be back to ``in_flight`` as it was claimed (that claim committed normally), the
-    sweeper finds the stale claim, and ``find_own_reply`` confirms what was posted instead of
-    posting again (a private message it cannot look up becomes ``unknown`` for a person to
-    check, never a second message). It saves a disk flush and two round trips per platform
-    call. Never inside a caller's transaction: that would relax the caller's commit too.
+    Returns the ids this call changed. On PostgreSQL, outside a caller's transaction, it is
+    one statement whose commit does not wait for the disk. It is the only write relaxed so,
+    because its loss is already recovered: the action would be back to ``in_flight`` as it was
+    claimed (that claim committed normally), the sweeper finds the stale claim, and
+    ``find_own_reply`` confirms what was posted instead of posting again (a private message
+    it cannot look up becomes ``unknown`` for a person to check, never a second message). It
+    saves a disk flush and two round trips per write, and one write serves a whole batch of
+    results (``_SentResults``). Never inside a caller's transaction: that would relax the
+    caller's commit too.
     """
+    if not results:
+        return set()
+    results = {pk: external_id[:128] for pk, external_id in results.items()}  # the column's size
     now = timezone.now()
     connection = transaction.get_connection()
     if connection.vendor != "postgresql" or connection.in_atomic_block:
-        return bool(
-            OutboxAction.objects.filter(pk=action_id)
-            .exclude(state=OutboxState.SENT)
-            .update(
-                state=OutboxState.SENT,
-                external_result_id=external_id,
-                sent_at=now,
-                payload_ciphertext=None,
-                last_error_code="",
-                last_error_message="",
-                next_attempt_at=None,
-            )
-        )
+        changed = set()
+        for action_id, external_id in results.items():
+            if (
+                OutboxAction.objects.filter(pk=action_id)
+                .exclude(state=OutboxState.SENT)
+                .update(
+                    state=OutboxState.SENT,
+                    external_result_id=external_id,
+                    sent_at=now,
+                    payload_ciphertext=None,
+                    last_error_code="",
+                    last_error_message="",
+                    next_attempt_at=None,
+                )
+            ):
+                changed.add(action_id)
+        return changed
     table = connection.ops.quote_name(OutboxAction._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
             _STORE_SENT_RELAXED.format(table=table),
-            [OutboxState.SENT, external_id, now, action_id, OutboxState.SENT],
+            [OutboxState.SENT, now, list(results), list(results.values()), OutboxState.SENT],
         )
-        return cursor.rowcount > 0
+        return {row[0] for row in cursor.fetchall()}
+
+
+class _SentResults:
+    """Platform results of a batch that wait to be stored together (``perform_actions``).
+
+    Only what the recovery above finds again without posting twice may wait: a public reply
+    (``find_own_reply``) and a hide (hiding twice is harmless). A private message is stored
+    as soon as the platform answers. The results go out in one statement at the end of the
+    batch, or before the next platform call once the oldest has waited ``FLUSH_AFTER``
+    seconds: with a slow platform each result is stored before the next call, as one at a
+    time would, and a crash leaves at most that wait and one call's results to reconcile.
+    """
+
+    FLUSH_AFTER = 0.25
+
+    def __init__(self) -> None:
+        self._waiting: dict[int, tuple[OutboxAction, str]] = {}
+        self._since = 0.0
+
+    def add(self, action: OutboxAction, external_id: str) -> PerformOutcome:
+        if not self._waiting:
+            self._since = time.monotonic()
+        self._waiting[action.pk] = (action, external_id)
+        return PerformOutcome(OutboxState.SENT)
+
+    def flush_if_due(self) -> None:
+        if self._waiting and time.monotonic() - self._since >= self.FLUSH_AFTER:
+            self.flush()
+
+    def flush(self) -> None:
+        waiting, self._waiting = self._waiting, {}
+        if not waiting:
+            return
+        changed = _store_sent_many({pk: external_id for pk, (_, external_id) in waiting.items()})
+        for pk, (action, _) in waiting.items():
+            if pk in changed:
+                _sent_stored(action, "posted")
 
 
 def _finish(action: OutboxAction, state: str, code: str, message: str) -> PerformOutcome:
@@ -235,9 +288,10 @@ def perform_actions(
 ) -> dict[int, PerformOutcome]:
     """Carry out several outbox actions: one claim for all that are due, then one by one.
 
-    The same rules as ``perform_action``: the claim commits before any platform call, and
-    each result is stored as soon as the platform answers. Actions this batch could not
-    claim (claimed elsewhere, not yet due, stale claims) go through ``perform_action``.
+    The same rules as ``perform_action``: the claim commits before any platform call. The
+    results that a crash may lose safely are stored together (``_SentResults``); the others
+    as soon as the platform answers. Actions this batch could not claim (claimed elsewhere,
+    not yet due, stale claims) go through ``perform_action``.
     """
     now = timezone.now()
     with transaction.atomic():
@@ -256,12 +310,19 @@ def perform_actions(
     # itself: the rest go back unposted (slow platform calls, timeouts).
     deadline = time.monotonic() + settings.HAVEN_STALE_CLAIM_SECONDS / 2
     outcomes: dict[int, PerformOutcome] = {}
-    for action in actions:
-        if time.monotonic() > deadline:
-            outcomes[action.pk] = _unclaim(action, claimed_at=now)
-            continue
-        must_reconcile = action.last_error_code.startswith("ambiguous")
-        outcomes[action.pk] = _perform_claimed(action, must_reconcile=must_reconcile)
+    results = _SentResults()
+    try:
+        for action in actions:
+            results.flush_if_due()
+            if time.monotonic() > deadline:
+                outcomes[action.pk] = _unclaim(action, claimed_at=now)
+                continue
+            must_reconcile = action.last_error_code.startswith("ambiguous")
+            outcomes[action.pk] = _perform_claimed(
+                action, must_reconcile=must_reconcile, results=results
+            )
+    finally:
+        results.flush()
     for action_id in action_ids:
         if action_id not in outcomes:
             outcomes[action_id] = perform_action(action_id=action_id, reconcile=reconcile)
@@ -278,7 +339,9 @@ def _unclaim(action: OutboxAction, *, claimed_at: datetime) -> PerformOutcome:
     return PerformOutcome(OutboxState.PENDING, now)
 
 
-def _perform_claimed(action: OutboxAction, *, must_reconcile: bool) -> PerformOutcome:
+def _perform_claimed(
+    action: OutboxAction, *, must_reconcile: bool, results: _SentResults | None = None
+) -> PerformOutcome:
     channel = action.channel
     if action.inbound is None:
         return _finish(action, OutboxState.CANCELLED, "item_gone", "The original item is gone.")
@@ -293,7 +356,9 @@ def _perform_claimed(action: OutboxAction, *, must_reconcile: bool) -> PerformOu
     item = item_from_inbound(action.inbound)
     try:
         connector = connector_for(channel)
-        return _call_platform(connector, action, item, must_reconcile=must_reconcile)
+        return _call_platform(
+            connector, action, item, must_reconcile=must_reconcile, results=results
+        )
     except AlreadyReplied:
         return mark_sent(action, "", how="already_replied")
     except RateLimited as exc:
@@ -339,7 +404,12 @@ def _perform_claimed(action: OutboxAction, *, must_reconcile: bool) -> PerformOu
 
 
 def _call_platform(
-    connector: Connector, action: OutboxAction, item: Item, *, must_reconcile: bool
+    connector: Connector,
+    action: OutboxAction,
+    item: Item,
+    *,
+    must_reconcile: bool,
+    results: _SentResults | None = None,
 ) -> PerformOutcome:
     ticket = action.ticket
     if must_reconcile and action.kind == OutboxKind.PUBLIC_REPLY:
@@ -373,7 +443,9 @@ def _call_platform(
         connector.hide(item)
         external_id = ""
     else:
-        external_id = connector.send_private(item, payload or "")
+        return mark_sent(action, connector.send_private(item, payload or ""), how="posted")
+    if results is not None:
+        return results.add(action, external_id)
     return mark_sent(action, external_id, how="posted")
 
 

@@ -624,6 +624,129 @@ def test_mark_sent_inside_a_transaction_leaves_its_commit_durable(
     assert OutboxAction.objects.get(pk=action.pk).state == OutboxState.SENT
 
 
+def _spy_on_writes_and_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, object]]:
+    """Record, in order, each platform call's action and each set of results stored."""
+    seen: list[tuple[str, object]] = []
+    store, call = outbox._store_sent_many, outbox._call_platform
+
+    def storing(results: dict[int, str]) -> set[int]:
+        seen.append(("store", set(results)))
+        return store(results)
+
+    def calling(connector: object, action: OutboxAction, *args: object, **kwargs: object) -> object:
+        seen.append(("call", action.pk))
+        return call(connector, action, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(outbox, "_store_sent_many", storing)
+    monkeypatch.setattr(outbox, "_call_platform", calling)
+    return seen
+
+
+@pytest.mark.django_db(transaction=True)
+def test_perform_actions_stores_the_replies_of_a_batch_together(
+    x_channel: Channel, simulator: RunningSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("inbox.services.processing.enqueue_on_commit", lambda *a, **k: None)
+    pipeline.process_messages(inbound_ids=_ingest_three_mentions(x_channel, simulator))
+    ids = list(OutboxAction.objects.order_by("pk").values_list("pk", flat=True))
+    broadcasts: list[int] = []
+    monkeypatch.setattr(outbox, "_broadcast_action", lambda action: broadcasts.append(action.pk))
+    seen = _spy_on_writes_and_calls(monkeypatch)
+
+    with CaptureQueriesContext(connection) as queries:
+        outcomes = pipeline.perform_actions(action_ids=ids)
+
+    assert seen == [*(("call", pk) for pk in ids), ("store", set(ids))]
+    if connection.vendor == "postgresql":  # SQLite writes them one by one
+        writes = [q["sql"] for q in queries if q["sql"].lstrip().startswith(("UPDATE", "WITH"))]
+        assert sum("external_result_id" in sql for sql in writes) == 1
+    assert {o.state for o in outcomes.values()} == {OutboxState.SENT}
+    assert sorted(broadcasts) == ids
+    replies = {str(r["in_reply_to_tweet_id"]): r["id"] for r in _replies(simulator, "x_replies")}
+    stored = OutboxAction.objects.filter(state=OutboxState.SENT, payload_ciphertext=None)
+    assert {a.target_external_id: a.external_result_id for a in stored} == replies
+
+
+def test_perform_actions_stores_results_before_the_next_call_once_they_waited(
+    x_channel: Channel, simulator: RunningSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A slow platform: each result has waited long enough by the time the next call starts.
+    monkeypatch.setattr("inbox.services.processing.enqueue_on_commit", lambda *a, **k: None)
+    monkeypatch.setattr(outbox._SentResults, "FLUSH_AFTER", 0.0)
+    pipeline.process_messages(inbound_ids=_ingest_three_mentions(x_channel, simulator))
+    ids = list(OutboxAction.objects.order_by("pk").values_list("pk", flat=True))
+    seen = _spy_on_writes_and_calls(monkeypatch)
+
+    pipeline.perform_actions(action_ids=ids)
+
+    assert seen == [
+        ("call", ids[0]),
+        ("store", {ids[0]}),
+        ("call", ids[1]),
+        ("store", {ids[1]}),
+        ("call", ids[2]),
+        ("store", {ids[2]}),
+    ]
+    assert set(OutboxAction.objects.values_list("state", flat=True)) == {OutboxState.SENT}
+
+
+def test_perform_actions_stores_a_private_message_before_the_next_call(
+    fb_channel: Channel, simulator: RunningSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nothing finds a sent private message again after a crash: it never waits.
+    monkeypatch.setattr("inbox.services.processing.enqueue_on_commit", lambda *a, **k: None)
+    simulator.sim.customer_facebook_comment(EMAIL_TEXT, customer="lena")
+    simulator.sim.customer_facebook_comment(EMAIL_TEXT, customer="tom")
+    batch = pipeline.connector_for(fb_channel).fetch_since(None)
+    inbound_ids = pipeline.ingest_items(channel=fb_channel, items=batch.items).new_inbound_ids
+    pipeline.process_messages(inbound_ids=list(inbound_ids))
+    actions = list(OutboxAction.objects.order_by("pk").values_list("pk", "kind"))
+    seen = _spy_on_writes_and_calls(monkeypatch)
+
+    pipeline.perform_actions(action_ids=[pk for pk, _ in actions])
+
+    private = [pk for pk, kind in actions if kind == OutboxKind.PRIVATE_MESSAGE]
+    others = {pk for pk, kind in actions if kind != OutboxKind.PRIVATE_MESSAGE}
+    assert len(private) == 2
+    assert len(others) == 4
+    for pk in private:
+        assert seen[seen.index(("call", pk)) + 1] == ("store", {pk})
+    assert seen[-1] == ("store", others)
+    assert set(OutboxAction.objects.values_list("state", flat=True)) == {OutboxState.SENT}
+
+
+def test_results_lost_before_they_were_stored_are_reconciled_without_posting_again(
+    x_channel: Channel,
+    simulator: RunningSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: object,
+) -> None:
+    # The write of a batch's results fails (a crash would lose them the same way): the claims
+    # go stale, and the next attempt finds each reply instead of posting it a second time.
+    monkeypatch.setattr("inbox.services.processing.enqueue_on_commit", lambda *a, **k: None)
+    pipeline.process_messages(inbound_ids=_ingest_three_mentions(x_channel, simulator))
+    ids = list(OutboxAction.objects.order_by("pk").values_list("pk", flat=True))
+    store = outbox._store_sent_many
+
+    def lost(results: dict[int, str]) -> set[int]:
+        raise RuntimeError("worker died")
+
+    monkeypatch.setattr(outbox, "_store_sent_many", lost)
+    with pytest.raises(RuntimeError):
+        pipeline.perform_actions(action_ids=ids)
+    assert set(OutboxAction.objects.values_list("state", flat=True)) == {OutboxState.IN_FLIGHT}
+    monkeypatch.setattr(outbox, "_store_sent_many", store)
+    settings.HAVEN_STALE_CLAIM_SECONDS = 0  # type: ignore[attr-defined]
+
+    outcomes = [pipeline.perform_action(action_id=pk) for pk in ids]
+
+    assert {o.state for o in outcomes} == {OutboxState.SENT}
+    assert simulator.sim.write_count("x POST /2/tweets") == 3
+    replies = {str(r["in_reply_to_tweet_id"]): r["id"] for r in _replies(simulator, "x_replies")}
+    stored = OutboxAction.objects.all()
+    assert {a.target_external_id: a.external_result_id for a in stored} == replies
+
+
 def test_perform_actions_gives_back_claims_it_has_no_time_left_for(
     x_channel: Channel,
     simulator: RunningSimulator,

@@ -299,6 +299,46 @@ def test_worker_sigkill_after_post_redelivers_without_duplicate(
     assert simulator.sim.write_count("x POST /2/tweets") == 1
 
 
+def test_worker_sigkill_before_a_batch_stored_its_results_reconciles_both(
+    worker: Worker, x_channel: Channel, simulator: RunningSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first reply's result waits to be stored with the batch; the worker dies during the
+    # second call. Neither result was stored, and neither reply is posted again.
+    second_posted = threading.Event()
+    posts: list[str] = []
+    original = server.xapi.handle
+
+    def accept_second_then_hang(sim: object, req: server.Request) -> object:
+        response = original(sim, req)  # type: ignore[arg-type]
+        if req.method == "POST" and req.path == "/2/tweets":
+            posts.append(req.path)
+            if len(posts) == 2:
+                second_posted.set()
+                time.sleep(8)
+        return response
+
+    monkeypatch.setattr(server.xapi, "handle", accept_second_then_hang)
+    simulator.sim.customer_x_mention(PHONE_TEXT, customer="tom")
+    simulator.sim.customer_x_mention(PHONE_TEXT, customer="camille")
+    tasks.poll_channel.delay(x_channel.pk)
+
+    assert second_posted.wait(30), "the worker never posted the second reply"
+    worker.kill()
+    monkeypatch.setattr(server.xapi, "handle", original)
+    states = set(OutboxAction.objects.values_list("state", flat=True))
+    assert states == {OutboxState.IN_FLIGHT}
+    worker.start()
+    time.sleep(2.5)  # past HAVEN_STALE_CLAIM_SECONDS=2 of the worker
+    tasks.sweep.delay()
+
+    wait_for(_all_sent, what="both stale claims to be reconciled")
+    replies = {r["in_reply_to_tweet_id"]: r["id"] for r in _x_replies(simulator)}
+    assert len(replies) == 2
+    assert simulator.sim.write_count("x POST /2/tweets") == 2
+    stored = OutboxAction.objects.values_list("target_external_id", "external_result_id")
+    assert dict(stored) == replies
+
+
 def test_rate_limited_retry_scheduled_at_reset(
     worker: Worker, x_channel: Channel, simulator: RunningSimulator
 ) -> None:
