@@ -561,15 +561,21 @@ def _ingest_three_mentions(x_channel: Channel, simulator: RunningSimulator) -> l
     return list(pipeline.ingest_items(channel=x_channel, items=batch.items).new_inbound_ids)
 
 
+def _three_pending_replies(
+    x_channel: Channel, simulator: RunningSimulator, monkeypatch: pytest.MonkeyPatch
+) -> list[OutboxAction]:
+    """Three mentions processed into pending public replies; their tasks are kept from running."""
+    monkeypatch.setattr("inbox.services.processing.enqueue_on_commit", lambda *a, **k: None)
+    pipeline.process_messages(inbound_ids=_ingest_three_mentions(x_channel, simulator))
+    return list(OutboxAction.objects.order_by("pk"))
+
+
 def test_perform_actions_claims_due_ones_and_leaves_the_rest_to_their_time(
     x_channel: Channel,
     simulator: RunningSimulator,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Process without performing: keep the queued tasks from running.
-    monkeypatch.setattr("inbox.services.processing.enqueue_on_commit", lambda *a, **k: None)
-    pipeline.process_messages(inbound_ids=_ingest_three_mentions(x_channel, simulator))
-    actions = list(OutboxAction.objects.order_by("pk"))
+    actions = _three_pending_replies(x_channel, simulator, monkeypatch)
     later = timezone.now() + timedelta(minutes=5)
     OutboxAction.objects.filter(pk=actions[0].pk).update(next_attempt_at=later)
 
@@ -646,9 +652,7 @@ def _spy_on_writes_and_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str,
 def test_perform_actions_stores_the_replies_of_a_batch_together(
     x_channel: Channel, simulator: RunningSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("inbox.services.processing.enqueue_on_commit", lambda *a, **k: None)
-    pipeline.process_messages(inbound_ids=_ingest_three_mentions(x_channel, simulator))
-    ids = list(OutboxAction.objects.order_by("pk").values_list("pk", flat=True))
+    ids = [a.pk for a in _three_pending_replies(x_channel, simulator, monkeypatch)]
     broadcasts: list[int] = []
     monkeypatch.setattr(outbox, "_broadcast_action", lambda action: broadcasts.append(action.pk))
     seen = _spy_on_writes_and_calls(monkeypatch)
@@ -671,10 +675,8 @@ def test_perform_actions_stores_results_before_the_next_call_once_they_waited(
     x_channel: Channel, simulator: RunningSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A slow platform: each result has waited long enough by the time the next call starts.
-    monkeypatch.setattr("inbox.services.processing.enqueue_on_commit", lambda *a, **k: None)
     monkeypatch.setattr(outbox._SentResults, "FLUSH_AFTER", 0.0)
-    pipeline.process_messages(inbound_ids=_ingest_three_mentions(x_channel, simulator))
-    ids = list(OutboxAction.objects.order_by("pk").values_list("pk", flat=True))
+    ids = [a.pk for a in _three_pending_replies(x_channel, simulator, monkeypatch)]
     seen = _spy_on_writes_and_calls(monkeypatch)
 
     pipeline.perform_actions(action_ids=ids)
@@ -723,9 +725,7 @@ def test_results_lost_before_they_were_stored_are_reconciled_without_posting_aga
 ) -> None:
     # The write of a batch's results fails (a crash would lose them the same way): the claims
     # go stale, and the next attempt finds each reply instead of posting it a second time.
-    monkeypatch.setattr("inbox.services.processing.enqueue_on_commit", lambda *a, **k: None)
-    pipeline.process_messages(inbound_ids=_ingest_three_mentions(x_channel, simulator))
-    ids = list(OutboxAction.objects.order_by("pk").values_list("pk", flat=True))
+    ids = [a.pk for a in _three_pending_replies(x_channel, simulator, monkeypatch)]
     store = outbox._store_sent_many
 
     def lost(results: dict[int, str]) -> set[int]:
@@ -755,9 +755,7 @@ def test_perform_actions_gives_back_claims_it_has_no_time_left_for(
 ) -> None:
     # Past half the stale-claim time, the sweeper may take a claim over and post it: a slow
     # batch must not post what it still holds after that.
-    monkeypatch.setattr("inbox.services.processing.enqueue_on_commit", lambda *a, **k: None)
-    pipeline.process_messages(inbound_ids=_ingest_three_mentions(x_channel, simulator))
-    actions = list(OutboxAction.objects.order_by("pk"))
+    actions = _three_pending_replies(x_channel, simulator, monkeypatch)
     settings.HAVEN_STALE_CLAIM_SECONDS = 1  # type: ignore[attr-defined]
     simulator.sim.add_fault("slow", platform="x", method="POST", path="/2/tweets", delay_ms=700)
 
