@@ -80,6 +80,12 @@ class AccessRevoked(TypedDict):
     ticket: str
 
 
+class ContactAccessChanged(TypedDict):
+    type: Literal["portal.contact_access_changed"]
+    ticket: str
+    contact: str
+
+
 class Presence(TypedDict):
     type: Literal["ticket.presence"]
     ticket: str
@@ -98,6 +104,7 @@ Event = (
     | ActionChanged
     | CustomerMessageCreated
     | AccessRevoked
+    | ContactAccessChanged
     | Presence
     | SessionEnded
 )
@@ -157,6 +164,17 @@ def customer_message_created(
 
 def access_revoked(*, ticket_public_id: uuid.UUID) -> AccessRevoked:
     return {"type": "session.revoked", "ticket": str(ticket_public_id)}
+
+
+def contact_access_changed(
+    *, ticket_public_id: uuid.UUID, contact_public_id: uuid.UUID
+) -> ContactAccessChanged:
+    """An agent linked or unlinked an e-mail contact: its open pages show what they may now."""
+    return {
+        "type": "portal.contact_access_changed",
+        "ticket": str(ticket_public_id),
+        "contact": str(contact_public_id),
+    }
 
 
 def presence(*, ticket_public_id: uuid.UUID, agent_id: int, state: str) -> Presence:

@@ -115,6 +115,12 @@ class PortalConsumer(AsyncJsonWebsocketConsumer):
             return
         await self.send_json({"type": "message_created", "message": str(message_ref)})
 
+    async def portal_contact_access_changed(self, event: dict[str, Any]) -> None:
+        # A link to the social author was made or undone: this contact's page reloads and
+        # shows what it may read now (what it showed before stays on screen otherwise).
+        if self.contact_ref is not None and event.get("contact") == str(self.contact_ref):
+            await self.send_json({"type": "access_changed"})
+
     async def session_revoked(self, event: dict[str, Any]) -> None:
         await self.close(code=CLOSE_FORBIDDEN)
 

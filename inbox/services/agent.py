@@ -608,10 +608,10 @@ def unlink_contact_from_author(
 ) -> PortalContact:
     """Undo ``link_contact_to_author``: an agent's mistake must not keep the thread open.
 
-    From its next request on, the contact reads only its own messages and the replies
-    addressed to it again; what it already read cannot be taken back. Allowed on a closed
-    ticket too (taking access away always is). Audited; unlinking an unlinked contact changes
-    nothing. Raises TicketNotFound, ContactNotVerified.
+    The contact reads only its own messages and the replies addressed to it again, and its
+    open thread pages reload on commit; what it already read cannot be taken back. Allowed on
+    a closed ticket too (taking access away always is). Audited; unlinking an unlinked contact
+    changes nothing. Raises TicketNotFound, ContactNotVerified.
     """
     locked = _lock_for_agent(ticket, agent, closed_too=True)
     current = _lock_contact(locked, contact)
@@ -636,6 +636,12 @@ def _change_link(
         data={"linked_to" if linked else "unlinked_from": "social_author"},
     )
     _broadcast_ticket_changed(ticket, "contacts")
+    events.broadcast_on_commit(
+        events.ticket_customer_group(ticket.public_id),
+        events.contact_access_changed(
+            ticket_public_id=ticket.public_id, contact_public_id=contact.public_id
+        ),
+    )
     logger.info(
         "contact link changed ticket=%s contact=%s linked=%s agent=%s",
         ticket.pk,

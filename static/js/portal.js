@@ -114,6 +114,9 @@ class PortalThread {
       }
       if (frame && frame.type === "message_created") {
         this.refresh();
+      } else if (frame && frame.type === "access_changed") {
+        // An agent linked or unlinked this contact: the server renders what it may read now.
+        window.location.reload();
       }
     });
     socket.addEventListener("close", (event) => {

@@ -3,9 +3,11 @@ the public link, reply to an e-mail contact and link it to the author; with and 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
+from django.core import mail
 from django.utils import timezone
 from playwright.sync_api import BrowserContext, Page
 
@@ -28,13 +30,14 @@ from tests.browser.conftest import BrowserJourney
 from tests.browser.test_agent_inbox import PASSWORD, agent, off_loop
 
 CONTACT_EMAIL = "kim.muster@example.invalid"
+AUTHOR_TEXT = "my order is late"
 
 
 def _ticket_with_dm_and_contact(*, simulator: Any, team: Any) -> tuple[Ticket, str]:
     """An X DM through the real pipeline (private link sent), a public drop link, and a
     confirmed e-mail contact who wrote through the drop box."""
     channel = factories.simulated_channel(team=team, simulator=simulator, platform=Platform.X)
-    simulator.sim.customer_x_dm("Hi, my order is late, mail me at tom@example.invalid")
+    simulator.sim.customer_x_dm(f"Hi, {AUTHOR_TEXT}, mail me at tom@example.invalid")
     Channel.objects.filter(pk=channel.pk).update(next_poll_at=None)
     pipeline.poll_channel(channel_id=channel.pk)
     ticket = Ticket.objects.get(channel=channel)
@@ -48,9 +51,11 @@ def _ticket_with_dm_and_contact(*, simulator: Any, team: Any) -> tuple[Ticket, s
 
 @pytest.mark.browser
 class AgentLinksJourney(BrowserJourney):
-    def new_page(self, *, javascript: bool = True) -> tuple[BrowserContext, Page]:
+    def new_page(
+        self, *, javascript: bool = True, viewport: dict[str, int] | None = None
+    ) -> tuple[BrowserContext, Page]:
         return self.watched_page(
-            viewport={"width": 1280, "height": 900}, java_script_enabled=javascript
+            viewport=viewport or {"width": 1280, "height": 900}, java_script_enabled=javascript
         )
 
     def login(self, page: Page, username: str) -> None:
@@ -183,3 +188,43 @@ class AgentLinksJourney(BrowserJourney):
         assert "Sign in with X" not in drop.content()
         customer.close()
         self.check_clean(page)
+
+    def test_linking_and_unlinking_a_contact_updates_the_page_it_has_open(self) -> None:
+        team = factories.TeamFactory(name="Support")
+        agent(team, "dana")
+        ticket, _ = off_loop(_ticket_with_dm_and_contact, simulator=self.simulator, team=team)
+        contact = PortalContact.objects.get(ticket=ticket)
+        # Kim opens the link from the mail its drop-box message brought, on a phone.
+        (notice,) = [m for m in mail.outbox if m.to == [CONTACT_EMAIL]]
+        link = re.search(r"https?://\S+/m/#t=[A-Za-z0-9_-]+", notice.body)
+        assert link is not None
+        _, kim = self.new_page(viewport={"width": 390, "height": 844})
+        kim.goto(re.sub(r"^https?://[^/]+", self.live_server_url, link[0]))
+        kim.get_by_role("button", name="Open the conversation").click()
+        kim.locator("html[data-live='open']").wait_for(state="attached")
+        assert "Kim here, same order" in kim.locator("#messages").inner_text()
+        assert AUTHOR_TEXT not in kim.locator("#messages").inner_text()
+        _, page = self.new_page()
+        self.login(page, "dana")
+        page.goto(
+            f"{self.live_server_url}/tickets/{ticket.public_id}/contacts/{contact.public_id}/"
+        )
+
+        # Linked: Kim's open page reloads by itself and shows the author's thread too.
+        page.get_by_label("I checked that this contact is the customer").check()
+        page.get_by_role("button", name="Link to the customer").click()
+        page.wait_for_url("**?done=contact_linked")
+        kim.locator("#messages", has_text=AUTHOR_TEXT).wait_for()
+
+        # Unlinked: the page Kim has open drops the author's thread again, without a click.
+        kim.locator("html[data-live='open']").wait_for(state="attached")
+        page.get_by_role("button", name="Unlink from the customer").click()
+        page.wait_for_url("**?done=contact_unlinked")
+        kim.wait_for_function(
+            "text => !document.querySelector('#messages').innerText.includes(text)",
+            arg=AUTHOR_TEXT,
+        )
+        assert "Kim here, same order" in kim.locator("#messages").inner_text()
+        self.shot(kim, "portal-contact-unlinked-phone")
+        self.check_clean(page)
+        self.check_clean(kim)

@@ -9,14 +9,21 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.contrib.sessions.backends.db import SessionStore
+from django.core import mail
 from django.core.cache import cache
 
 from config.asgi import application
 from inbox import portal_selectors
-from inbox.models import MessageKind, MessageSource, Ticket
+from inbox.models import MessageKind, MessageSource, PortalContact, Ticket
 from inbox.services import portal as portal_services
 from inbox.services import secrets
-from inbox.services.agent import add_note, send_reply
+from inbox.services.agent import (
+    add_note,
+    link_contact_to_author,
+    send_reply,
+    unlink_contact_from_author,
+)
 from inbox.services.threads import add_message, open_ticket
 from tests import factories
 from tests.conftest import HttpsClient
@@ -61,6 +68,21 @@ def _drop_cookie(ticket: Ticket) -> str | None:
     client.post(f"/s/{drop_ref}", {"body": "hello", "key": "d" * 32})
     cookie = client.cookies.get(settings.SESSION_COOKIE_NAME)
     return cookie.value if cookie else None
+
+
+@sync_to_async
+def _contact_cookie(ticket: Ticket, email: str) -> tuple[str, PortalContact]:
+    """An e-mail contact's portal session: a drop-box message with its address, its magic link."""
+    before = len(mail.outbox)
+    portal_services.add_drop_message(ticket=ticket, body="Hello", idempotency_key=None, email=email)
+    secret = mail.outbox[before].body.split("/m/#t=", 1)[1].split()[0]
+    session = SessionStore()
+    session.create()
+    portal_services.exchange_magic_link(session=session, secret=secret)
+    session.save()  # what the session middleware does at the end of the request
+    contact = PortalContact.objects.order_by("-id").first()
+    assert contact is not None
+    return str(session.session_key), contact
 
 
 async def _next(communicator: WebsocketCommunicator, wait: float = 2) -> dict[str, Any]:
@@ -171,3 +193,27 @@ async def test_portal_ws_caps_sockets_per_session(monkeypatch: pytest.MonkeyPatc
     assert not connected
     assert code == 4429
     await first.disconnect()
+
+
+async def test_linking_or_unlinking_a_contact_reloads_only_its_open_pages() -> None:
+    world = await _world()
+    ticket, agent = world["ticket"], world["agent"]
+    kim_cookie, kim = await _contact_cookie(ticket, "kim.muster@example.invalid")
+    jo_cookie, _ = await _contact_cookie(ticket, "jo.beispiel@example.invalid")
+    sockets = {
+        "kim": _communicator(kim_cookie),
+        "jo": _communicator(jo_cookie),
+        "author": _communicator(await _portal_cookie(ticket)),
+    }
+    for name, communicator in sockets.items():
+        connected, code = await communicator.connect()
+        assert connected, (name, code)
+
+    for change in (link_contact_to_author, unlink_contact_from_author):
+        await sync_to_async(change)(ticket=ticket, agent=agent, contact=kim)
+
+        assert await _next(sockets["kim"]) == {"type": "access_changed"}
+        assert await sockets["jo"].receive_nothing(0.3)
+        assert await sockets["author"].receive_nothing(0.1)
+    for communicator in sockets.values():
+        await communicator.disconnect()
