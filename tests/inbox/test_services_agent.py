@@ -815,15 +815,21 @@ def test_link_contact_to_author_refuses_closed_ticket(
     assert contact.linked_at is None
 
 
-def test_link_contact_to_author_refuses_agent_of_another_team(ticket: Ticket) -> None:
-    stranger = factories.agent_of(factories.TeamFactory())
+@pytest.mark.parametrize("linked", [False, True], ids=["link", "unlink"])
+def test_changing_a_contact_link_refuses_agent_of_another_team(
+    agent: factories.User, ticket: Ticket, linked: bool
+) -> None:
     contact = _contact(ticket)
+    if linked:
+        services.link_contact_to_author(ticket=ticket, agent=agent, contact=contact)
+    change = services.unlink_contact_from_author if linked else services.link_contact_to_author
+    stranger = factories.agent_of(factories.TeamFactory())
 
     with pytest.raises(TicketNotFound):
-        services.link_contact_to_author(ticket=ticket, agent=stranger, contact=contact)
+        change(ticket=ticket, agent=stranger, contact=contact)
 
     contact.refresh_from_db()
-    assert contact.linked_at is None
+    assert (contact.linked_at is not None) is linked
 
 
 def test_unlink_contact_from_author_records_it_once_and_clears_the_link(
@@ -854,20 +860,6 @@ def test_unlink_contact_from_author_works_on_a_closed_ticket(
 
     contact.refresh_from_db()
     assert contact.linked_at is None
-
-
-def test_unlink_contact_from_author_refuses_agent_of_another_team(
-    agent: factories.User, ticket: Ticket
-) -> None:
-    contact = _contact(ticket)
-    services.link_contact_to_author(ticket=ticket, agent=agent, contact=contact)
-    stranger = factories.agent_of(factories.TeamFactory())
-
-    with pytest.raises(TicketNotFound):
-        services.unlink_contact_from_author(ticket=ticket, agent=stranger, contact=contact)
-
-    contact.refresh_from_db()
-    assert contact.linked_at is not None
 
 
 def test_link_contact_to_author_refuses_erased_ticket(
